@@ -1,0 +1,579 @@
+//! `name-addr / addr-spec` with parameters, and the headers built on it: From,
+//! To, Contact, Route, Record-Route, Path, Service-Route, P-Asserted-Identity,
+//! P-Preferred-Identity, P-Associated-URI, P-Called-Party-ID, P-Served-User,
+//! History-Info, Diversion, Refer-To, Referred-By, Reply-To.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+
+use super::{R, Text, TypedHeader, quote};
+use crate::error::Error;
+use crate::name::HeaderName;
+use crate::params::{self, Params};
+use crate::scan::{self, Scanner};
+use crate::uri::Uri;
+
+/// Whether a header accepts a bare `addr-spec` or insists on `<...>`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// name-addr / addr-spec, with parameters.
+    Either,
+    /// name-addr only (Route, Record-Route, Path, Service-Route, History-Info,
+    /// Diversion), with parameters.
+    Angle,
+    /// name-addr / addr-spec, no parameters (P-Asserted-Identity,
+    /// P-Preferred-Identity).
+    NoParams,
+}
+
+/// An address: `[display-name] <URI>` or a bare URI, with header parameters.
+///
+/// ```
+/// # use clearwater_sip::header::NameAddr;
+/// let a = NameAddr::parse("\"Alice \\\"A\\\"\" <sip:alice@example.com>;tag=9fxced76sl").unwrap();
+/// assert_eq!(a.display_name().as_deref(), Some("Alice \"A\""));
+/// assert_eq!(a.uri().as_str(), "sip:alice@example.com");
+/// assert_eq!(a.tag(), Some("9fxced76sl"));
+/// ```
+#[derive(Clone)]
+pub struct NameAddr<'a> {
+    text: Text<'a>,
+    display: Option<R>,
+    uri: R,
+    layout: Uri<'static>,
+    angle: bool,
+    params: R,
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses `name-addr / addr-spec` followed by `;`-parameters.
+    pub fn parse(text: &'a str) -> Result<NameAddr<'a>, Error> {
+        Self::parse_form(Cow::Borrowed(text), Form::Either)
+    }
+
+    fn parse_form(text: Text<'a>, form: Form) -> Result<NameAddr<'a>, Error> {
+        let b = text.as_bytes();
+        let mut sc = Scanner::new(b);
+        sc.skip_lws();
+        let mut display = None;
+        let start = sc.pos();
+        // display-name: quoted-string, or tokens separated by LWS, before '<'.
+        match sc.peek() {
+            Some(b'"') => {
+                sc.quoted_string()?;
+                display = Some(R::new(start, sc.pos()));
+                sc.skip_lws();
+                if sc.peek() != Some(b'<') {
+                    return Err(Error::syntax("display name not followed by <URI>"));
+                }
+            }
+            Some(b'<') => {}
+            _ => {
+                let mut end = start;
+                loop {
+                    if sc.take_class(scan::TOKEN).is_empty() {
+                        break;
+                    }
+                    end = sc.pos();
+                    sc.skip_lws();
+                }
+                if sc.peek() == Some(b'<') && end > start {
+                    display = Some(R::new(start, end));
+                } else {
+                    sc.set_pos(start);
+                }
+            }
+        }
+        let (uri, angle) = if sc.eat(b'<') {
+            let us = sc.pos();
+            let close = memchr::memchr(b'>', sc.rest()).ok_or(Error::syntax("missing '>'"))?;
+            sc.set_pos(us + close + 1);
+            (R::new(us, us + close), true)
+        } else {
+            if form == Form::Angle {
+                return Err(Error::syntax("URI must be enclosed in <>"));
+            }
+            // addr-spec: the URI cannot contain ';', ',', '?' or white space here
+            // (RFC 3261 §20.10), so it ends at the first of them.
+            let us = sc.pos();
+            while let Some(c) = sc.peek() {
+                if matches!(c, b';' | b',' | b'?' | b' ' | b'\t' | b'\r' | b'\n') {
+                    break;
+                }
+                sc.set_pos(sc.pos() + 1);
+            }
+            (R::new(us, sc.pos()), false)
+        };
+        let uri_text = uri.get(&text);
+        let parsed = Uri::parse_bytes(uri_text.as_bytes())?;
+        let layout = parsed.hollow();
+        let ps = sc.pos();
+        if form != Form::NoParams {
+            params::scan_header_params(&mut sc)?;
+        }
+        let params = R::new(ps, sc.pos());
+        sc.skip_lws();
+        if !sc.at_end() {
+            return Err(Error::syntax("unexpected text after address"));
+        }
+        Ok(NameAddr {
+            display,
+            uri,
+            layout,
+            angle,
+            params,
+            text,
+        })
+    }
+
+    /// A `<uri>` address with an optional display name (quoted as needed).
+    pub fn new(uri: &Uri<'_>, display_name: Option<&str>) -> NameAddr<'static> {
+        let mut s = String::with_capacity(uri.as_str().len() + 4);
+        let mut display = None;
+        if let Some(d) = display_name {
+            let q = quote(d);
+            display = Some(R::new(0, q.len()));
+            s.push_str(&q);
+            s.push(' ');
+        }
+        s.push('<');
+        let us = s.len();
+        s.push_str(uri.as_str());
+        let ue = s.len();
+        s.push('>');
+        let end = s.len();
+        NameAddr {
+            text: Cow::Owned(s),
+            display,
+            uri: R::new(us, ue),
+            layout: uri.hollow(),
+            angle: true,
+            params: R::new(end, end),
+        }
+    }
+
+    /// The value as written.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The URI.
+    #[inline]
+    pub fn uri(&self) -> Uri<'_> {
+        self.layout.refill(self.uri.get(&self.text))
+    }
+
+    /// Whether the URI was enclosed in `<>`.
+    #[inline]
+    pub fn has_angle_brackets(&self) -> bool {
+        self.angle
+    }
+
+    /// The display name as written (quotes included), if any.
+    pub fn display_name_raw(&self) -> Option<&str> {
+        self.display.map(|r| r.get(&self.text))
+    }
+
+    /// The display name with quotes removed and quoted-pairs resolved, or, for
+    /// an unquoted name, its tokens separated by single spaces.
+    pub fn display_name(&self) -> Option<Cow<'_, str>> {
+        let raw = self.display_name_raw()?;
+        if raw.starts_with('"') {
+            let inner = &raw[1..raw.len().saturating_sub(1).max(1)];
+            Some(match scan::unquote(inner.as_bytes()) {
+                Cow::Borrowed(_) => Cow::Borrowed(inner),
+                Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
+            })
+        } else if raw
+            .bytes()
+            .any(|c| matches!(c, b'\t' | b'\r' | b'\n' | b' '))
+        {
+            let mut out = String::with_capacity(raw.len());
+            for w in raw.split([' ', '\t', '\r', '\n']).filter(|w| !w.is_empty()) {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(w);
+            }
+            Some(Cow::Owned(out))
+        } else {
+            Some(Cow::Borrowed(raw))
+        }
+    }
+
+    /// The header parameters (after the address).
+    #[inline]
+    pub fn params(&self) -> Params<'_> {
+        Params::new(self.params.get(&self.text))
+    }
+
+    /// The value of header parameter `name`; `Some(None)` for a flag.
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        self.params().get(name)
+    }
+
+    /// The `tag` parameter.
+    pub fn tag(&self) -> Option<&str> {
+        self.param("tag").flatten()
+    }
+
+    /// A copy with header parameter `name` set (replacing an existing one).
+    pub fn with_param(&self, name: &str, value: Option<&str>) -> Result<NameAddr<'static>, Error> {
+        let p = params::edit_params(self.params.get(&self.text), name, Some(value))?;
+        Ok(self.with_params_text(&p))
+    }
+
+    /// A copy without header parameter `name`.
+    pub fn without_param(&self, name: &str) -> NameAddr<'static> {
+        let p = params::edit_params(self.params.get(&self.text), name, None).unwrap_or_default();
+        self.with_params_text(&p)
+    }
+
+    fn with_params_text(&self, p: &str) -> NameAddr<'static> {
+        // An addr-spec with parameters gains brackets so its parameters stay
+        // header parameters.
+        let mut s = String::with_capacity(self.text.len() + p.len() + 2);
+        let mut display = None;
+        if let Some(d) = self.display_name_raw() {
+            display = Some(R::new(0, d.len()));
+            s.push_str(d);
+            s.push(' ');
+        }
+        s.push('<');
+        let us = s.len();
+        s.push_str(self.uri.get(&self.text));
+        let ue = s.len();
+        s.push('>');
+        let ps = s.len();
+        s.push_str(p);
+        let pe = s.len();
+        NameAddr {
+            text: Cow::Owned(s),
+            display,
+            uri: R::new(us, ue),
+            layout: self.layout.clone(),
+            angle: true,
+            params: R::new(ps, pe),
+        }
+    }
+
+    /// A copy that owns its text.
+    pub fn into_owned(self) -> NameAddr<'static> {
+        NameAddr {
+            text: Cow::Owned(self.text.into_owned()),
+            display: self.display,
+            uri: self.uri,
+            layout: self.layout,
+            angle: self.angle,
+            params: self.params,
+        }
+    }
+}
+
+impl fmt::Display for NameAddr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(scan::trim_lws_str(&self.text))
+    }
+}
+
+impl fmt::Debug for NameAddr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NameAddr({})", self.text)
+    }
+}
+
+macro_rules! name_addr_header {
+    ($(#[$doc:meta])* $ty:ident, $name:expr, list = $list:expr, form = $form:expr) => {
+        $(#[$doc])*
+        ///
+        /// Dereferences to [`NameAddr`] for the URI, display name and parameters.
+        #[derive(Clone, Debug)]
+        pub struct $ty<'a>(pub NameAddr<'a>);
+
+        impl<'a> $ty<'a> {
+            /// A copy that owns its text.
+            pub fn into_owned(self) -> $ty<'static> {
+                $ty(self.0.into_owned())
+            }
+        }
+
+        impl<'a> Deref for $ty<'a> {
+            type Target = NameAddr<'a>;
+            fn deref(&self) -> &NameAddr<'a> {
+                &self.0
+            }
+        }
+
+        impl<'a> std::convert::From<NameAddr<'a>> for $ty<'a> {
+            fn from(a: NameAddr<'a>) -> Self {
+                $ty(a)
+            }
+        }
+
+        impl fmt::Display for $ty<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl<'a> TypedHeader<'a> for $ty<'a> {
+            const NAME: HeaderName = $name;
+            const LIST: bool = $list;
+            fn parse(value: &'a str) -> Result<Self, Error> {
+                NameAddr::parse_form(Cow::Borrowed(value), $form).map($ty)
+            }
+        }
+    };
+}
+
+name_addr_header!(
+    /// `From` (RFC 3261 §20.20).
+    From, HeaderName::FROM, list = false, form = Form::Either
+);
+name_addr_header!(
+    /// `To` (RFC 3261 §20.39).
+    To, HeaderName::TO, list = false, form = Form::Either
+);
+name_addr_header!(
+    /// `Route` (RFC 3261 §20.34).
+    Route, HeaderName::ROUTE, list = true, form = Form::Angle
+);
+name_addr_header!(
+    /// `Record-Route` (RFC 3261 §20.30).
+    RecordRoute, HeaderName::RECORD_ROUTE, list = true, form = Form::Angle
+);
+name_addr_header!(
+    /// `Path` (RFC 3327).
+    Path, HeaderName::PATH, list = true, form = Form::Angle
+);
+name_addr_header!(
+    /// `Service-Route` (RFC 3608).
+    ServiceRoute, HeaderName::SERVICE_ROUTE, list = true, form = Form::Angle
+);
+name_addr_header!(
+    /// `P-Asserted-Identity` (RFC 3325).
+    PAssertedIdentity, HeaderName::P_ASSERTED_IDENTITY, list = true, form = Form::NoParams
+);
+name_addr_header!(
+    /// `P-Preferred-Identity` (RFC 3325).
+    PPreferredIdentity, HeaderName::P_PREFERRED_IDENTITY, list = true, form = Form::NoParams
+);
+name_addr_header!(
+    /// `P-Associated-URI` (RFC 7315 §4.1).
+    PAssociatedUri, HeaderName::P_ASSOCIATED_URI, list = true, form = Form::Either
+);
+name_addr_header!(
+    /// `P-Called-Party-ID` (RFC 7315 §4.2).
+    PCalledPartyId, HeaderName::P_CALLED_PARTY_ID, list = false, form = Form::Either
+);
+name_addr_header!(
+    /// `P-Served-User` (RFC 5502): parameters `sescase` (orig/term) and
+    /// `regstate` (reg/unreg).
+    PServedUser, HeaderName::P_SERVED_USER, list = false, form = Form::Either
+);
+name_addr_header!(
+    /// `History-Info` (RFC 7044): parameters `index`, `rc`, `mp`, `np`.
+    HistoryInfo, HeaderName::HISTORY_INFO, list = true, form = Form::Angle
+);
+name_addr_header!(
+    /// `Diversion` (RFC 5806): parameters `reason`, `counter`, `limit`,
+    /// `privacy`, `screen`.
+    Diversion, HeaderName::DIVERSION, list = true, form = Form::Angle
+);
+name_addr_header!(
+    /// `Refer-To` (RFC 3515).
+    ReferTo, HeaderName::REFER_TO, list = false, form = Form::Either
+);
+name_addr_header!(
+    /// `Referred-By` (RFC 3892).
+    ReferredBy, HeaderName::REFERRED_BY, list = false, form = Form::Either
+);
+name_addr_header!(
+    /// `Reply-To` (RFC 3261 §20.31).
+    ReplyTo, HeaderName::REPLY_TO, list = false, form = Form::Either
+);
+
+impl PServedUser<'_> {
+    /// The `sescase` parameter (`orig` or `term`).
+    pub fn sescase(&self) -> Option<&str> {
+        self.param("sescase").flatten()
+    }
+    /// The `regstate` parameter (`reg` or `unreg`).
+    pub fn regstate(&self) -> Option<&str> {
+        self.param("regstate").flatten()
+    }
+}
+
+impl HistoryInfo<'_> {
+    /// The `index` parameter (e.g. `1.1.2`).
+    pub fn index(&self) -> Option<&str> {
+        self.param("index").flatten()
+    }
+}
+
+impl Diversion<'_> {
+    /// The `reason` parameter.
+    pub fn reason(&self) -> Option<Cow<'_, str>> {
+        self.params().get_unquoted("reason")
+    }
+    /// The `counter` parameter.
+    pub fn counter(&self) -> Option<u32> {
+        self.param("counter")
+            .flatten()
+            .and_then(|c| scan::parse_decimal(c.as_bytes(), u64::from(u32::MAX)))
+            .map(|v| v as u32)
+    }
+}
+
+/// `Contact` (RFC 3261 §20.10): an address with contact parameters, or `*`.
+///
+/// Registration parameters are validated when present: `expires` is a
+/// delta-seconds (0..=2³²−1), `q` a qvalue (0..=1, three decimals), `reg-id` a
+/// number.
+#[derive(Clone, Debug)]
+pub enum Contact<'a> {
+    /// `Contact: *` (remove all bindings).
+    Star,
+    /// An address.
+    Addr(NameAddr<'a>),
+}
+
+impl<'a> Contact<'a> {
+    /// The address, unless this is `*`.
+    pub fn addr(&self) -> Option<&NameAddr<'a>> {
+        match self {
+            Contact::Star => None,
+            Contact::Addr(a) => Some(a),
+        }
+    }
+
+    /// Whether this is `*`.
+    pub fn is_star(&self) -> bool {
+        matches!(self, Contact::Star)
+    }
+
+    /// The `expires` parameter.
+    pub fn expires(&self) -> Option<u32> {
+        self.addr()?
+            .param("expires")
+            .flatten()
+            .and_then(parse_delta_seconds)
+    }
+
+    /// The `q` parameter in thousandths (`q=0.5` is 500).
+    pub fn q(&self) -> Option<u16> {
+        self.addr()?.param("q").flatten().and_then(parse_qvalue)
+    }
+
+    /// The `+sip.instance` parameter, quotes and angle brackets removed
+    /// (`"<urn:uuid:...>"` gives `urn:uuid:...`).
+    pub fn sip_instance(&self) -> Option<Cow<'_, str>> {
+        let v = self.addr()?.params().get_unquoted("+sip.instance")?;
+        Some(match v {
+            Cow::Borrowed(s) => Cow::Borrowed(
+                s.strip_prefix('<')
+                    .and_then(|s| s.strip_suffix('>'))
+                    .unwrap_or(s),
+            ),
+            Cow::Owned(s) => Cow::Owned(
+                s.strip_prefix('<')
+                    .and_then(|t| t.strip_suffix('>'))
+                    .map(str::to_owned)
+                    .unwrap_or(s),
+            ),
+        })
+    }
+
+    /// The `reg-id` parameter (RFC 5626).
+    pub fn reg_id(&self) -> Option<u32> {
+        self.addr()?
+            .param("reg-id")
+            .flatten()
+            .and_then(|v| scan::parse_decimal(v.as_bytes(), u64::from(u32::MAX)))
+            .map(|v| v as u32)
+    }
+
+    /// The `pub-gruu` parameter, unquoted (RFC 5627).
+    pub fn pub_gruu(&self) -> Option<Cow<'_, str>> {
+        self.addr()?.params().get_unquoted("pub-gruu")
+    }
+
+    /// The `temp-gruu` parameter, unquoted (RFC 5627).
+    pub fn temp_gruu(&self) -> Option<Cow<'_, str>> {
+        self.addr()?.params().get_unquoted("temp-gruu")
+    }
+
+    /// A copy that owns its text.
+    pub fn into_owned(self) -> Contact<'static> {
+        match self {
+            Contact::Star => Contact::Star,
+            Contact::Addr(a) => Contact::Addr(a.into_owned()),
+        }
+    }
+}
+
+impl fmt::Display for Contact<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Contact::Star => f.write_str("*"),
+            Contact::Addr(a) => a.fmt(f),
+        }
+    }
+}
+
+impl<'a> TypedHeader<'a> for Contact<'a> {
+    const NAME: HeaderName = HeaderName::CONTACT;
+    const LIST: bool = true;
+    fn parse(value: &'a str) -> Result<Self, Error> {
+        if scan::trim_lws_str(value) == "*" {
+            return Ok(Contact::Star);
+        }
+        let a = NameAddr::parse_form(Cow::Borrowed(value), Form::Either)?;
+        let p = a.params();
+        if let Some(v) = p.get("expires")
+            && v.and_then(parse_delta_seconds).is_none()
+        {
+            return Err(Error::syntax("bad expires parameter"));
+        }
+        if let Some(v) = p.get("q")
+            && v.and_then(parse_qvalue).is_none()
+        {
+            return Err(Error::syntax("bad q parameter"));
+        }
+        if let Some(v) = p.get("reg-id")
+            && v.and_then(|v| scan::parse_decimal(v.as_bytes(), u64::from(u32::MAX)))
+                .is_none()
+        {
+            return Err(Error::syntax("bad reg-id parameter"));
+        }
+        Ok(Contact::Addr(a))
+    }
+}
+
+/// delta-seconds: 1*DIGIT with a value up to 2³²−1 (RFC 3261 §20.19, §25.1).
+pub(crate) fn parse_delta_seconds(v: &str) -> Option<u32> {
+    scan::parse_decimal(v.as_bytes(), u64::from(u32::MAX)).map(|v| v as u32)
+}
+
+/// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.
+pub(crate) fn parse_qvalue(v: &str) -> Option<u16> {
+    let b = v.as_bytes();
+    let (int, frac) = match memchr::memchr(b'.', b) {
+        Some(i) => (&b[..i], &b[i + 1..]),
+        None => (b, &b""[..]),
+    };
+    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut thousandths = 0u16;
+    for (i, &d) in frac.iter().enumerate() {
+        thousandths += u16::from(d - b'0') * [100, 10, 1][i];
+    }
+    match int {
+        b"0" => Some(thousandths),
+        b"1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}

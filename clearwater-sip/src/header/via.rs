@@ -1,0 +1,315 @@
+//! `Via` (RFC 3261 §20.42, RFC 3581 rport, RFC 5118 §4.5 received).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+
+use super::{R, Text, TypedHeader};
+use crate::error::Error;
+use crate::name::HeaderName;
+use crate::params::{self, Params};
+use crate::scan::{self, Scanner};
+use crate::uri::{Host, HostKind};
+
+/// The RFC 3261 branch magic cookie.
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// One `Via` value: `SIP/2.0/UDP host:port;branch=...;received=...;rport=...`.
+///
+/// Parameters with a defined syntax are validated at parse time: `branch` is a
+/// token, `received` an IPv4 or IPv6 address (brackets tolerated, RFC 5118
+/// §4.5), `rport` empty or a port, `ttl` 0–255, `maddr` a host.
+#[derive(Clone)]
+pub struct Via<'a> {
+    text: Text<'a>,
+    protocol: R,
+    version: R,
+    transport: R,
+    host: R,
+    host_kind: HostKind,
+    port: Option<u16>,
+    params: R,
+}
+
+impl<'a> Via<'a> {
+    /// Parses one Via value.
+    pub fn parse(text: &'a str) -> Result<Via<'a>, Error> {
+        Self::parse_cow(Cow::Borrowed(text))
+    }
+
+    fn parse_cow(text: Text<'a>) -> Result<Via<'a>, Error> {
+        let b = text.as_bytes();
+        let mut sc = Scanner::new(b);
+        sc.skip_lws();
+        let ps = sc.pos();
+        sc.token("missing protocol name")?;
+        let protocol = R::new(ps, sc.pos());
+        if !sc.eat_sep(b'/') {
+            return Err(Error::syntax("missing '/' in sent-protocol"));
+        }
+        let vs = sc.pos();
+        sc.token("missing protocol version")?;
+        let version = R::new(vs, sc.pos());
+        if !sc.eat_sep(b'/') {
+            return Err(Error::syntax("missing '/' in sent-protocol"));
+        }
+        let ts = sc.pos();
+        sc.token("missing transport")?;
+        let transport = R::new(ts, sc.pos());
+        if !sc.skip_lws() {
+            return Err(Error::syntax("missing white space before sent-by"));
+        }
+        let hs = sc.pos();
+        if sc.peek() == Some(b'[') {
+            match memchr::memchr(b']', sc.rest()) {
+                Some(i) => sc.set_pos(hs + i + 1),
+                None => return Err(Error::syntax("unterminated IPv6 reference")),
+            }
+        } else {
+            while let Some(c) = sc.peek() {
+                if scan::is(c, scan::HOST) || c == b'_' {
+                    sc.set_pos(sc.pos() + 1);
+                } else {
+                    break;
+                }
+            }
+        }
+        let host = R::new(hs, sc.pos());
+        let host_kind = crate::uri::host::classify(&b[hs..sc.pos()])?;
+        let mut port = None;
+        if sc.eat_sep(b':') {
+            let digits = sc.take_class(scan::DIGIT);
+            port = Some(
+                scan::parse_decimal(digits, 65535).ok_or(Error::syntax("bad port in sent-by"))?
+                    as u16,
+            );
+        }
+        let pstart = sc.pos();
+        params::scan_header_params(&mut sc)?;
+        let params = R::new(pstart, sc.pos());
+        sc.skip_lws();
+        if !sc.at_end() {
+            return Err(Error::syntax("unexpected text in Via"));
+        }
+        let via = Via {
+            text,
+            protocol,
+            version,
+            transport,
+            host,
+            host_kind,
+            port,
+            params,
+        };
+        via.check_params()?;
+        Ok(via)
+    }
+
+    fn check_params(&self) -> Result<(), Error> {
+        for (n, v) in self.params().iter() {
+            if n.eq_ignore_ascii_case("branch") {
+                if !v.is_some_and(|v| scan::is_token(v.as_bytes())) {
+                    return Err(Error::syntax("bad branch parameter"));
+                }
+            } else if n.eq_ignore_ascii_case("received") {
+                if v.and_then(parse_ip).is_none() {
+                    return Err(Error::syntax("bad received parameter"));
+                }
+            } else if n.eq_ignore_ascii_case("rport") {
+                if let Some(v) = v
+                    && scan::parse_decimal(v.as_bytes(), 65535).is_none()
+                {
+                    return Err(Error::syntax("bad rport parameter"));
+                }
+            } else if n.eq_ignore_ascii_case("ttl") {
+                if v.and_then(|v| scan::parse_decimal(v.as_bytes(), 255))
+                    .is_none()
+                {
+                    return Err(Error::syntax("bad ttl parameter"));
+                }
+            } else if n.eq_ignore_ascii_case("maddr")
+                && v.and_then(|v| Host::parse(v).ok()).is_none()
+            {
+                return Err(Error::syntax("bad maddr parameter"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A `SIP/2.0/<transport> <host>[:port];branch=<branch>` value.
+    ///
+    /// `host` is a domain, an IPv4 address or an `[IPv6]` reference.
+    pub fn new(
+        transport: &str,
+        host: &str,
+        port: Option<u16>,
+        branch: &str,
+    ) -> Result<Via<'static>, Error> {
+        let mut s = String::with_capacity(24 + host.len() + branch.len());
+        s.push_str("SIP/2.0/");
+        s.push_str(transport);
+        s.push(' ');
+        s.push_str(host);
+        if let Some(p) = port {
+            s.push(':');
+            s.push_str(&p.to_string());
+        }
+        s.push_str(";branch=");
+        s.push_str(branch);
+        Via::parse_cow(Cow::Owned(s)).map_err(|_| Error::Invalid("bad transport, host or branch"))
+    }
+
+    /// The value as written.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The protocol name (`SIP`).
+    pub fn protocol(&self) -> &str {
+        self.protocol.get(&self.text)
+    }
+
+    /// The protocol version (`2.0`).
+    pub fn version(&self) -> &str {
+        self.version.get(&self.text)
+    }
+
+    /// The transport as written (`UDP`, `TCP`, `TLS`, `WS`, `WSS`, `SCTP` or any
+    /// other token).
+    #[inline]
+    pub fn transport(&self) -> &str {
+        self.transport.get(&self.text)
+    }
+
+    /// The sent-by host.
+    #[inline]
+    pub fn host(&self) -> Host<'_> {
+        Host::new(self.host.get(&self.text), self.host_kind)
+    }
+
+    /// The sent-by port, if explicit.
+    #[inline]
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The parameters.
+    #[inline]
+    pub fn params(&self) -> Params<'_> {
+        Params::new(self.params.get(&self.text))
+    }
+
+    /// The `branch` parameter.
+    #[inline]
+    pub fn branch(&self) -> Option<&str> {
+        self.params().get("branch").flatten()
+    }
+
+    /// Whether the branch starts with the RFC 3261 magic cookie `z9hG4bK`.
+    pub fn has_magic_cookie(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+    }
+
+    /// The `received` parameter as written.
+    pub fn received(&self) -> Option<&str> {
+        self.params().get("received").flatten()
+    }
+
+    /// The `received` parameter as an address.
+    pub fn received_ip(&self) -> Option<IpAddr> {
+        self.received().and_then(parse_ip)
+    }
+
+    /// The `rport` parameter: `Some(None)` when present without a value (a
+    /// request asking for it), `Some(Some(port))` when filled in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params()
+            .get("rport")
+            .map(|v| v.and_then(|v| v.parse().ok()))
+    }
+
+    /// The `maddr` parameter.
+    pub fn maddr(&self) -> Option<&str> {
+        self.params().get("maddr").flatten()
+    }
+
+    /// The `ttl` parameter.
+    pub fn ttl(&self) -> Option<u8> {
+        self.params()
+            .get("ttl")
+            .flatten()
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// A copy with parameter `name` set (replacing an existing one).
+    pub fn with_param(&self, name: &str, value: Option<&str>) -> Result<Via<'static>, Error> {
+        let p = params::edit_params(self.params.get(&self.text), name, Some(value))?;
+        let mut s = String::with_capacity(self.text.len() + p.len());
+        s.push_str(&self.text[..self.params.s as usize]);
+        s.push_str(&p);
+        Via::parse_cow(Cow::Owned(s)).map_err(|_| Error::Invalid("parameter not valid in Via"))
+    }
+
+    /// A copy with `received` set to `ip` (RFC 3261 §18.2.1).
+    pub fn with_received(&self, ip: IpAddr) -> Via<'static> {
+        let v = ip.to_string();
+        // An IP address is always a valid received value.
+        self.with_param("received", Some(&v))
+            .unwrap_or_else(|_| self.clone().into_owned())
+    }
+
+    /// A copy with `rport` filled in with `port` (RFC 3581 §4).
+    pub fn with_rport(&self, port: u16) -> Via<'static> {
+        let v = port.to_string();
+        self.with_param("rport", Some(&v))
+            .unwrap_or_else(|_| self.clone().into_owned())
+    }
+
+    /// A copy that owns its text.
+    pub fn into_owned(self) -> Via<'static> {
+        Via {
+            text: Cow::Owned(self.text.into_owned()),
+            protocol: self.protocol,
+            version: self.version,
+            transport: self.transport,
+            host: self.host,
+            host_kind: self.host_kind,
+            port: self.port,
+            params: self.params,
+        }
+    }
+}
+
+/// An IPv4 or IPv6 address, IPv6 with or without brackets.
+fn parse_ip(v: &str) -> Option<IpAddr> {
+    let v = v
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(v);
+    if v.contains(':') {
+        v.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        crate::uri::host::parse_ipv4(v.as_bytes()).map(IpAddr::V4)
+    }
+}
+
+impl fmt::Display for Via<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(scan::trim_lws_str(&self.text))
+    }
+}
+
+impl fmt::Debug for Via<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Via({})", self.text)
+    }
+}
+
+impl<'a> TypedHeader<'a> for Via<'a> {
+    const NAME: HeaderName = HeaderName::VIA;
+    const LIST: bool = true;
+    fn parse(value: &'a str) -> Result<Self, Error> {
+        Via::parse(value)
+    }
+}

@@ -1,0 +1,454 @@
+//! Header names: well-known names (with compact forms) and extension names.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use bytes::Bytes;
+
+use crate::error::Error;
+use crate::scan;
+
+/// A header field name.
+///
+/// Well-known names are associated constants (`HeaderName::VIA`...) and are
+/// recognised in their long and compact forms (`v` is `Via`) in any letter case.
+/// Other names are extension names, compared ASCII-case-insensitively and kept as
+/// written.
+#[derive(Clone)]
+pub struct HeaderName(pub(crate) Repr);
+
+#[derive(Clone)]
+pub(crate) enum Repr {
+    Known(Known),
+    Extension(Bytes),
+}
+
+/// Number of hot headers indexed during the parse (the first `Known` variants).
+pub(crate) const HOT_COUNT: usize = 9;
+
+macro_rules! known_headers {
+    ($( $(#[$doc:meta])* $konst:ident = $variant:ident, $canon:literal, [$($alias:literal),*] ;)*) => {
+        /// Well-known header names; the first [`HOT_COUNT`] are indexed at parse time.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        #[repr(u8)]
+        pub(crate) enum Known { $($variant,)* }
+
+        impl Known {
+            /// The canonical spelling.
+            pub(crate) fn as_str(self) -> &'static str {
+                match self { $(Known::$variant => $canon,)* }
+            }
+
+        }
+
+        /// Every spelling (lower case, long and compact) with its name.
+        const ALIASES: &[(&[u8], Known)] = &[ $( $( ($alias, Known::$variant), )* )* ];
+
+        impl HeaderName {
+            $( $(#[$doc])* pub const $konst: HeaderName = HeaderName(Repr::Known(Known::$variant)); )*
+        }
+    };
+}
+
+known_headers! {
+    /// `Via` / `v` (hot).
+    VIA = Via, "Via", [b"via", b"v"];
+    /// `From` / `f` (hot).
+    FROM = From, "From", [b"from", b"f"];
+    /// `To` / `t` (hot).
+    TO = To, "To", [b"to", b"t"];
+    /// `Call-ID` / `i` (hot).
+    CALL_ID = CallId, "Call-ID", [b"call-id", b"i"];
+    /// `CSeq` (hot).
+    CSEQ = CSeq, "CSeq", [b"cseq"];
+    /// `Max-Forwards` (hot).
+    MAX_FORWARDS = MaxForwards, "Max-Forwards", [b"max-forwards"];
+    /// `Content-Length` / `l` (hot).
+    CONTENT_LENGTH = ContentLength, "Content-Length", [b"content-length", b"l"];
+    /// `Route` (hot).
+    ROUTE = Route, "Route", [b"route"];
+    /// `Contact` / `m` (hot).
+    CONTACT = Contact, "Contact", [b"contact", b"m"];
+    /// `Accept`.
+    ACCEPT = Accept, "Accept", [b"accept"];
+    /// `Accept-Contact` / `a` (RFC 3841).
+    ACCEPT_CONTACT = AcceptContact, "Accept-Contact", [b"accept-contact", b"a"];
+    /// `Accept-Encoding`.
+    ACCEPT_ENCODING = AcceptEncoding, "Accept-Encoding", [b"accept-encoding"];
+    /// `Accept-Language`.
+    ACCEPT_LANGUAGE = AcceptLanguage, "Accept-Language", [b"accept-language"];
+    /// `Alert-Info`.
+    ALERT_INFO = AlertInfo, "Alert-Info", [b"alert-info"];
+    /// `Allow`.
+    ALLOW = Allow, "Allow", [b"allow"];
+    /// `Allow-Events` / `u` (RFC 6665).
+    ALLOW_EVENTS = AllowEvents, "Allow-Events", [b"allow-events", b"u"];
+    /// `Authentication-Info`.
+    AUTHENTICATION_INFO = AuthenticationInfo, "Authentication-Info", [b"authentication-info"];
+    /// `Authorization`.
+    AUTHORIZATION = Authorization, "Authorization", [b"authorization"];
+    /// `Call-Info`.
+    CALL_INFO = CallInfo, "Call-Info", [b"call-info"];
+    /// `Content-Disposition`.
+    CONTENT_DISPOSITION = ContentDisposition, "Content-Disposition", [b"content-disposition"];
+    /// `Content-Encoding` / `e`.
+    CONTENT_ENCODING = ContentEncoding, "Content-Encoding", [b"content-encoding", b"e"];
+    /// `Content-Language`.
+    CONTENT_LANGUAGE = ContentLanguage, "Content-Language", [b"content-language"];
+    /// `Content-Type` / `c`.
+    CONTENT_TYPE = ContentType, "Content-Type", [b"content-type", b"c"];
+    /// `Date`.
+    DATE = Date, "Date", [b"date"];
+    /// `Diversion` (RFC 5806).
+    DIVERSION = Diversion, "Diversion", [b"diversion"];
+    /// `Error-Info`.
+    ERROR_INFO = ErrorInfo, "Error-Info", [b"error-info"];
+    /// `Event` / `o` (RFC 6665).
+    EVENT = Event, "Event", [b"event", b"o"];
+    /// `Expires`.
+    EXPIRES = Expires, "Expires", [b"expires"];
+    /// `Flow-Timer` (RFC 5626).
+    FLOW_TIMER = FlowTimer, "Flow-Timer", [b"flow-timer"];
+    /// `History-Info` (RFC 7044).
+    HISTORY_INFO = HistoryInfo, "History-Info", [b"history-info"];
+    /// `Identity` / `y` (RFC 8224).
+    IDENTITY = Identity, "Identity", [b"identity", b"y"];
+    /// `In-Reply-To`.
+    IN_REPLY_TO = InReplyTo, "In-Reply-To", [b"in-reply-to"];
+    /// `Min-Expires`.
+    MIN_EXPIRES = MinExpires, "Min-Expires", [b"min-expires"];
+    /// `Min-SE` (RFC 4028).
+    MIN_SE = MinSe, "Min-SE", [b"min-se"];
+    /// `MIME-Version`.
+    MIME_VERSION = MimeVersion, "MIME-Version", [b"mime-version"];
+    /// `Organization`.
+    ORGANIZATION = Organization, "Organization", [b"organization"];
+    /// `P-Access-Network-Info` (RFC 7315).
+    P_ACCESS_NETWORK_INFO = PAccessNetworkInfo, "P-Access-Network-Info", [b"p-access-network-info"];
+    /// `P-Asserted-Identity` (RFC 3325).
+    P_ASSERTED_IDENTITY = PAssertedIdentity, "P-Asserted-Identity", [b"p-asserted-identity"];
+    /// `P-Asserted-Service` (RFC 6050).
+    P_ASSERTED_SERVICE = PAssertedService, "P-Asserted-Service", [b"p-asserted-service"];
+    /// `P-Associated-URI` (RFC 7315).
+    P_ASSOCIATED_URI = PAssociatedUri, "P-Associated-URI", [b"p-associated-uri"];
+    /// `P-Called-Party-ID` (RFC 7315).
+    P_CALLED_PARTY_ID = PCalledPartyId, "P-Called-Party-ID", [b"p-called-party-id"];
+    /// `P-Charging-Function-Addresses` (RFC 7315).
+    P_CHARGING_FUNCTION_ADDRESSES = PChargingFunctionAddresses, "P-Charging-Function-Addresses", [b"p-charging-function-addresses"];
+    /// `P-Charging-Vector` (RFC 7315).
+    P_CHARGING_VECTOR = PChargingVector, "P-Charging-Vector", [b"p-charging-vector"];
+    /// `P-Preferred-Identity` (RFC 3325).
+    P_PREFERRED_IDENTITY = PPreferredIdentity, "P-Preferred-Identity", [b"p-preferred-identity"];
+    /// `P-Preferred-Service` (RFC 6050).
+    P_PREFERRED_SERVICE = PPreferredService, "P-Preferred-Service", [b"p-preferred-service"];
+    /// `P-Served-User` (RFC 5502).
+    P_SERVED_USER = PServedUser, "P-Served-User", [b"p-served-user"];
+    /// `P-Visited-Network-ID` (RFC 7315).
+    P_VISITED_NETWORK_ID = PVisitedNetworkId, "P-Visited-Network-ID", [b"p-visited-network-id"];
+    /// `Path` (RFC 3327).
+    PATH = Path, "Path", [b"path"];
+    /// `Priority`.
+    PRIORITY = Priority, "Priority", [b"priority"];
+    /// `Privacy` (RFC 3323).
+    PRIVACY = Privacy, "Privacy", [b"privacy"];
+    /// `Proxy-Authenticate`.
+    PROXY_AUTHENTICATE = ProxyAuthenticate, "Proxy-Authenticate", [b"proxy-authenticate"];
+    /// `Proxy-Authorization`.
+    PROXY_AUTHORIZATION = ProxyAuthorization, "Proxy-Authorization", [b"proxy-authorization"];
+    /// `Proxy-Require`.
+    PROXY_REQUIRE = ProxyRequire, "Proxy-Require", [b"proxy-require"];
+    /// `RAck` (RFC 3262).
+    RACK = RAck, "RAck", [b"rack"];
+    /// `Reason` (RFC 3326).
+    REASON = Reason, "Reason", [b"reason"];
+    /// `Record-Route`.
+    RECORD_ROUTE = RecordRoute, "Record-Route", [b"record-route"];
+    /// `Refer-To` / `r` (RFC 3515).
+    REFER_TO = ReferTo, "Refer-To", [b"refer-to", b"r"];
+    /// `Referred-By` / `b` (RFC 3892).
+    REFERRED_BY = ReferredBy, "Referred-By", [b"referred-by", b"b"];
+    /// `Reject-Contact` / `j` (RFC 3841).
+    REJECT_CONTACT = RejectContact, "Reject-Contact", [b"reject-contact", b"j"];
+    /// `Reply-To`.
+    REPLY_TO = ReplyTo, "Reply-To", [b"reply-to"];
+    /// `Request-Disposition` / `d` (RFC 3841).
+    REQUEST_DISPOSITION = RequestDisposition, "Request-Disposition", [b"request-disposition", b"d"];
+    /// `Require`.
+    REQUIRE = Require, "Require", [b"require"];
+    /// `Retry-After`.
+    RETRY_AFTER = RetryAfter, "Retry-After", [b"retry-after"];
+    /// `RSeq` (RFC 3262).
+    RSEQ = RSeq, "RSeq", [b"rseq"];
+    /// `Security-Client` (RFC 3329).
+    SECURITY_CLIENT = SecurityClient, "Security-Client", [b"security-client"];
+    /// `Security-Server` (RFC 3329).
+    SECURITY_SERVER = SecurityServer, "Security-Server", [b"security-server"];
+    /// `Security-Verify` (RFC 3329).
+    SECURITY_VERIFY = SecurityVerify, "Security-Verify", [b"security-verify"];
+    /// `Server`.
+    SERVER = Server, "Server", [b"server"];
+    /// `Service-Route` (RFC 3608).
+    SERVICE_ROUTE = ServiceRoute, "Service-Route", [b"service-route"];
+    /// `Session-Expires` / `x` (RFC 4028).
+    SESSION_EXPIRES = SessionExpires, "Session-Expires", [b"session-expires", b"x"];
+    /// `SIP-ETag` (RFC 3903).
+    SIP_ETAG = SipEtag, "SIP-ETag", [b"sip-etag"];
+    /// `SIP-If-Match` (RFC 3903).
+    SIP_IF_MATCH = SipIfMatch, "SIP-If-Match", [b"sip-if-match"];
+    /// `Subject` / `s`.
+    SUBJECT = Subject, "Subject", [b"subject", b"s"];
+    /// `Subscription-State` (RFC 6665).
+    SUBSCRIPTION_STATE = SubscriptionState, "Subscription-State", [b"subscription-state"];
+    /// `Supported` / `k`.
+    SUPPORTED = Supported, "Supported", [b"supported", b"k"];
+    /// `Timestamp`.
+    TIMESTAMP = Timestamp, "Timestamp", [b"timestamp"];
+    /// `Unsupported`.
+    UNSUPPORTED = Unsupported, "Unsupported", [b"unsupported"];
+    /// `User-Agent`.
+    USER_AGENT = UserAgent, "User-Agent", [b"user-agent"];
+    /// `Warning`.
+    WARNING = Warning, "Warning", [b"warning"];
+    /// `WWW-Authenticate`.
+    WWW_AUTHENTICATE = WwwAuthenticate, "WWW-Authenticate", [b"www-authenticate"];
+}
+
+impl Known {
+    /// Index in the hot-header table, for the hot names.
+    #[inline]
+    pub(crate) fn hot_index(self) -> Option<usize> {
+        let i = self as usize;
+        (i < HOT_COUNT).then_some(i)
+    }
+
+    /// Looks a name up in any letter case; `None` for extension names.
+    #[inline]
+    pub(crate) fn lookup(name: &[u8]) -> Option<Known> {
+        let mut h = name_hash(name);
+        loop {
+            let slot = NAME_TABLE[h];
+            if slot == 0 {
+                return None;
+            }
+            let (alias, known) = ALIASES[usize::from(slot - 1)];
+            if alias.len() == name.len() && alias.eq_ignore_ascii_case(name) {
+                return Some(known);
+            }
+            h = (h + 1) & (NAME_TABLE_SIZE - 1);
+        }
+    }
+}
+
+const NAME_TABLE_SIZE: usize = 512;
+
+/// A cheap case-insensitive hash of a header name: its length and its first
+/// and last two bytes, lower-cased (`| 0x20` folds ASCII letters).
+#[inline]
+const fn name_hash(b: &[u8]) -> usize {
+    let n = b.len();
+    if n == 0 {
+        return 0;
+    }
+    let first = (b[0] | 0x20) as usize;
+    let second = (b[if n > 1 { 1 } else { 0 }] | 0x20) as usize;
+    let last = (b[n - 1] | 0x20) as usize;
+    let before = (b[if n > 1 { n - 2 } else { 0 }] | 0x20) as usize;
+    (n.wrapping_mul(151)
+        ^ first.wrapping_mul(31)
+        ^ second.wrapping_mul(7)
+        ^ last.wrapping_mul(97)
+        ^ before)
+        & (NAME_TABLE_SIZE - 1)
+}
+
+/// Open-addressing table of `ALIASES` indices (+1; 0 is empty), built at
+/// compile time.
+static NAME_TABLE: [u8; NAME_TABLE_SIZE] = {
+    let mut t = [0u8; NAME_TABLE_SIZE];
+    let mut i = 0;
+    while i < ALIASES.len() {
+        let mut h = name_hash(ALIASES[i].0);
+        while t[h] != 0 {
+            h = (h + 1) & (NAME_TABLE_SIZE - 1);
+        }
+        t[h] = (i + 1) as u8;
+        i += 1;
+    }
+    t
+};
+
+impl HeaderName {
+    /// A header name from its text (any case, long or compact form); fails unless
+    /// `name` is a token.
+    pub fn from_bytes(name: &[u8]) -> Result<HeaderName, Error> {
+        if let Some(k) = Known::lookup(name) {
+            return Ok(HeaderName(Repr::Known(k)));
+        }
+        if !scan::is_token(name) {
+            return Err(Error::Invalid("header name is not a token"));
+        }
+        Ok(HeaderName(Repr::Extension(Bytes::copy_from_slice(name))))
+    }
+
+    /// An extension name from a static string (no validation beyond being a token).
+    ///
+    /// A well-known name passed here is still recognised as the well-known one.
+    pub fn from_static(name: &'static str) -> HeaderName {
+        match Known::lookup(name.as_bytes()) {
+            Some(k) => HeaderName(Repr::Known(k)),
+            None => HeaderName(Repr::Extension(Bytes::from_static(name.as_bytes()))),
+        }
+    }
+
+    /// An extension name usable in `const` context, e.g. as the `NAME` of a
+    /// user-defined [`TypedHeader`](crate::TypedHeader).
+    ///
+    /// `name` must be a token that is not a well-known name (well-known names
+    /// have constants); this is not checked.
+    pub const fn extension(name: &'static str) -> HeaderName {
+        HeaderName(Repr::Extension(Bytes::from_static(name.as_bytes())))
+    }
+
+    /// The name: canonical spelling for well-known names, as written otherwise.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Known(k) => k.as_str(),
+            // Extension names are validated tokens, hence ASCII.
+            Repr::Extension(b) => std::str::from_utf8(b).unwrap_or(""),
+        }
+    }
+
+    /// Whether this is a well-known name.
+    pub fn is_known(&self) -> bool {
+        matches!(self.0, Repr::Known(_))
+    }
+
+    #[inline]
+    pub(crate) fn known(&self) -> Option<Known> {
+        match self.0 {
+            Repr::Known(k) => Some(k),
+            Repr::Extension(_) => None,
+        }
+    }
+
+    /// Whether a header written as `written` (with lookup result `known`) has this name.
+    #[inline]
+    pub(crate) fn matches(&self, known: Option<Known>, written: &[u8]) -> bool {
+        match &self.0 {
+            Repr::Known(k) => known == Some(*k),
+            Repr::Extension(b) => known.is_none() && b.eq_ignore_ascii_case(written),
+        }
+    }
+}
+
+impl PartialEq for HeaderName {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Known(a), Repr::Known(b)) => a == b,
+            (Repr::Extension(a), Repr::Extension(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for HeaderName {}
+
+impl Hash for HeaderName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match &self.0 {
+            Repr::Known(k) => {
+                0u8.hash(state);
+                k.hash(state);
+            }
+            Repr::Extension(b) => {
+                1u8.hash(state);
+                for c in b.iter() {
+                    c.to_ascii_lowercase().hash(state);
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HeaderName({})", self.as_str())
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for HeaderName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        HeaderName::from_bytes(s.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_alias_is_found_in_any_case() {
+        for (alias, known) in ALIASES {
+            assert_eq!(Known::lookup(alias), Some(*known));
+            assert_eq!(Known::lookup(&alias.to_ascii_uppercase()), Some(*known));
+        }
+        for other in [
+            &b"X-Via"[..],
+            b"Vias",
+            b"",
+            b"C%6Fntact",
+            b"contactx",
+            b"p-charging",
+        ] {
+            assert_eq!(Known::lookup(other), None);
+        }
+    }
+
+    #[test]
+    fn compact_forms_and_case() {
+        for (c, long) in [
+            ("i", HeaderName::CALL_ID),
+            ("m", HeaderName::CONTACT),
+            ("e", HeaderName::CONTENT_ENCODING),
+            ("l", HeaderName::CONTENT_LENGTH),
+            ("f", HeaderName::FROM),
+            ("s", HeaderName::SUBJECT),
+            ("k", HeaderName::SUPPORTED),
+            ("t", HeaderName::TO),
+            ("v", HeaderName::VIA),
+            ("c", HeaderName::CONTENT_TYPE),
+            ("o", HeaderName::EVENT),
+            ("u", HeaderName::ALLOW_EVENTS),
+            ("r", HeaderName::REFER_TO),
+            ("b", HeaderName::REFERRED_BY),
+            ("x", HeaderName::SESSION_EXPIRES),
+            ("y", HeaderName::IDENTITY),
+            ("a", HeaderName::ACCEPT_CONTACT),
+            ("j", HeaderName::REJECT_CONTACT),
+            ("d", HeaderName::REQUEST_DISPOSITION),
+        ] {
+            assert_eq!(HeaderName::from_bytes(c.as_bytes()).unwrap(), long, "{c}");
+            assert_eq!(
+                HeaderName::from_bytes(c.to_uppercase().as_bytes()).unwrap(),
+                long
+            );
+        }
+        assert_eq!(
+            HeaderName::from_bytes(b"MaX-fOrWaRdS").unwrap(),
+            HeaderName::MAX_FORWARDS
+        );
+        let ext = HeaderName::from_bytes(b"C%6Fntact").unwrap();
+        assert!(!ext.is_known());
+        assert_eq!(ext, HeaderName::from_bytes(b"c%6fNTACT").unwrap());
+        assert_ne!(ext, HeaderName::CONTACT);
+        assert!(HeaderName::from_bytes(b"Bad Name").is_err());
+        assert_eq!(HeaderName::from_static("via"), HeaderName::VIA);
+    }
+}

@@ -1,0 +1,249 @@
+//! Building and editing messages: proxy-style Via/Route/Record-Route edits,
+//! header replacement, bodies, responses; edited messages re-parse to what the
+//! edits say and keep unchanged fields byte for byte.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use bytes::Bytes;
+use clearwater_sip::header::{NameAddr, Via};
+use clearwater_sip::uri::SipUri;
+use clearwater_sip::{Error, HeaderName, Message, Method, Request, Response, StatusCode, Uri};
+
+const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8, SIP/2.0/UDP ua.example.com;branch=z9hG4bK0\r\n\
+Max-Forwards: 70\r\n\
+Route: <sip:p1.example.com;lr>,<sip:p2.example.com;lr>\r\n\
+Route: <sip:p3.example.com;lr>\r\n\
+To: Bob <sip:bob@biloxi.example.com>\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@pc33.atlanta.example.com>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\n";
+
+fn invite() -> Request {
+    match Message::parse(Bytes::from_static(INVITE)).unwrap() {
+        Message::Request(r) => r,
+        Message::Response(_) => unreachable!(),
+    }
+}
+
+fn reparse(b: Bytes) -> Message {
+    Message::parse(b).unwrap()
+}
+
+#[test]
+fn unedited_serialisation_is_zero_copy() {
+    let raw = Bytes::from_static(INVITE);
+    let msg = Message::parse(raw.clone()).unwrap();
+    let out = msg.to_bytes();
+    assert_eq!(out, raw);
+    assert_eq!(
+        out.as_ptr(),
+        raw.as_ptr(),
+        "unedited output shares the buffer"
+    );
+    assert!(!msg.is_edited());
+}
+
+#[test]
+fn proxy_forwarding_edits() {
+    let mut req = invite();
+    let via = Via::new("UDP", "proxy.example.com", Some(5060), "z9hG4bK-proxy-1").unwrap();
+    req.push_via(&via).unwrap();
+    let top_route = req.pop_route().unwrap().unwrap();
+    assert_eq!(top_route.uri().as_str(), "sip:p1.example.com;lr");
+    let rr = NameAddr::new(&Uri::parse("sip:proxy.example.com;lr").unwrap(), None);
+    req.push_record_route(&rr).unwrap();
+    req.set_header(&HeaderName::MAX_FORWARDS, "69").unwrap();
+    assert!(req.is_edited());
+
+    let out = req.to_bytes();
+    let m = reparse(out.clone());
+    let branches: Vec<String> = m
+        .vias()
+        .map(|v| v.unwrap().branch().unwrap().to_owned())
+        .collect();
+    assert_eq!(branches, ["z9hG4bK-proxy-1", "z9hG4bKnashds8", "z9hG4bK0"]);
+    let routes: Vec<String> = m.routes().map(|r| r.unwrap().uri().to_string()).collect();
+    assert_eq!(routes, ["sip:p2.example.com;lr", "sip:p3.example.com;lr"]);
+    assert_eq!(m.record_routes().count(), 1);
+    assert_eq!(m.max_forwards().unwrap(), Some(69));
+    assert_eq!(m.body().as_ref(), b"v=0\n");
+    // Untouched fields are copied verbatim from the received bytes.
+    for line in [
+        &b"To: Bob <sip:bob@biloxi.example.com>\r\n"[..],
+        b"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n",
+        b"Route: <sip:p3.example.com;lr>\r\n",
+        b"Contact: <sip:alice@pc33.atlanta.example.com>\r\n",
+    ] {
+        assert!(out.windows(line.len()).any(|w| w == line));
+    }
+    // The top Via is first among the header fields.
+    let s = String::from_utf8(out.to_vec()).unwrap();
+    assert!(s.starts_with(
+        "INVITE sip:bob@biloxi.example.com SIP/2.0\r\nVia: SIP/2.0/UDP proxy.example.com:5060;branch=z9hG4bK-proxy-1\r\n"
+    ));
+}
+
+#[test]
+fn response_path_pops_top_via() {
+    let mut req = invite();
+    let mut resp = req
+        .make_response(StatusCode::RINGING, None, Some("bobtag"))
+        .unwrap();
+    let popped = resp.pop_via().unwrap().unwrap();
+    assert_eq!(popped.branch(), Some("z9hG4bKnashds8"));
+    let m = reparse(resp.to_bytes());
+    assert_eq!(m.vias().count(), 1);
+    assert_eq!(m.via().unwrap().host().as_str(), "ua.example.com");
+    // Popping everything leaves no Via line.
+    resp.pop_via().unwrap();
+    assert!(resp.pop_via().unwrap().is_none());
+    assert!(!resp.headers().contains(&HeaderName::VIA));
+    // Route pops across fields.
+    for _ in 0..3 {
+        assert!(req.pop_route().unwrap().is_some());
+    }
+    assert!(req.pop_route().unwrap().is_none());
+    assert_eq!(req.headers().count(&HeaderName::ROUTE), 0);
+}
+
+#[test]
+fn make_response_copies_transaction_headers() {
+    let req = invite();
+    let resp = req
+        .make_response(StatusCode::OK, None, Some("a6c85cf"))
+        .unwrap();
+    let m = reparse(resp.to_bytes());
+    let Message::Response(r) = &m else { panic!() };
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.reason(), b"OK");
+    assert_eq!(m.vias().count(), 2);
+    assert_eq!(m.to().unwrap().tag(), Some("a6c85cf"));
+    assert_eq!(m.to().unwrap().display_name().as_deref(), Some("Bob"));
+    assert_eq!(m.from().unwrap().tag(), Some("1928301774"));
+    assert_eq!(m.call_id().unwrap().as_str(), "a84b4c76e66710");
+    assert_eq!(m.cseq().unwrap().method, Method::INVITE);
+    assert!(m.body().is_empty());
+    assert_eq!(
+        m.headers()
+            .get(&HeaderName::CONTENT_LENGTH)
+            .unwrap()
+            .value(),
+        b"0"
+    );
+    // No Contact or Route is copied.
+    assert_eq!(m.contacts().count(), 0);
+    assert_eq!(m.routes().count(), 0);
+    // A 100 Trying keeps the To as received.
+    let trying = req.make_response(StatusCode::TRYING, None, None).unwrap();
+    assert_eq!(reparse(trying.to_bytes()).to().unwrap().tag(), None);
+    // Reason phrases cannot break the framing.
+    assert!(
+        req.make_response(StatusCode::OK, Some("a\r\nb"), None)
+            .is_err()
+    );
+}
+
+#[test]
+fn bodies_and_headers() {
+    let mut req = invite();
+    req.set_body(Bytes::from_static(b"hello world"), Some("text/plain"))
+        .unwrap();
+    let m = reparse(req.to_bytes());
+    assert_eq!(m.body().as_ref(), b"hello world");
+    assert!(m.content_type().unwrap().unwrap().is("text/plain"));
+    assert_eq!(m.headers().count(&HeaderName::CONTENT_LENGTH), 1);
+
+    req.set_body(Bytes::new(), None).unwrap();
+    let m = reparse(req.to_bytes());
+    assert!(m.body().is_empty());
+    assert!(m.content_type().unwrap().is_none());
+
+    assert_eq!(req.remove_header(&HeaderName::CONTACT), 1);
+    assert_eq!(req.remove_header(&HeaderName::CONTACT), 0);
+    let x = HeaderName::from_static("X-Extension");
+    req.push_header(&x, "one").unwrap();
+    req.push_header(&x, "two").unwrap();
+    assert_eq!(req.headers().count(&x), 2);
+    req.set_header(&x, "three").unwrap();
+    let vals: Vec<_> = req
+        .headers()
+        .get_all(&x)
+        .map(|h| h.value().to_vec())
+        .collect();
+    assert_eq!(vals, vec![b"three".to_vec()]);
+    // Values that would inject header lines are refused; folding is allowed.
+    assert!(matches!(
+        req.push_header(&x, "a\r\nVia: evil"),
+        Err(Error::Invalid(_))
+    ));
+    assert!(req.push_header(&x, "a\r\n b").is_ok());
+    assert!(req.set_body(Bytes::new(), Some("not a type")).is_err());
+    reparse(req.to_bytes());
+}
+
+#[test]
+fn build_request_from_scratch() {
+    let uri = Uri::parse("sip:bob@example.com").unwrap();
+    let mut req = Request::new(Method::REGISTER, &uri);
+    req.push_via(&Via::new("TCP", "192.0.2.1", Some(5060), "z9hG4bKabc").unwrap())
+        .unwrap();
+    req.push_header(&HeaderName::MAX_FORWARDS, "70").unwrap();
+    req.push_header(&HeaderName::FROM, "<sip:bob@example.com>;tag=x1")
+        .unwrap();
+    req.push_header(&HeaderName::TO, "<sip:bob@example.com>")
+        .unwrap();
+    req.push_header(&HeaderName::CALL_ID, "reg-1@192.0.2.1")
+        .unwrap();
+    req.push_header(&HeaderName::CSEQ, "1 REGISTER").unwrap();
+    req.set_body(Bytes::new(), None).unwrap();
+    let bytes = req.to_bytes();
+    assert!(bytes.starts_with(b"REGISTER sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKabc\r\n"));
+    let Message::Request(r) = reparse(bytes) else {
+        panic!()
+    };
+    assert_eq!(r.uri(), uri);
+    assert_eq!(r.cseq().unwrap().seq, 1);
+
+    let mut r2 = r.clone();
+    let new_uri = Uri::parse("sip:bob@[2001:db8::1]:5070;transport=tcp").unwrap();
+    r2.set_uri(&new_uri);
+    assert_eq!(r2.uri().as_str(), new_uri.as_str());
+    let Message::Request(r3) = reparse(r2.to_bytes()) else {
+        panic!()
+    };
+    assert_eq!(r3.uri().as_sip().unwrap().port(), Some(5070));
+
+    let mut resp = Response::new(StatusCode::from_u16(499).unwrap(), Some("Custom")).unwrap();
+    resp.push_header(&HeaderName::CALL_ID, "x").unwrap();
+    resp.set_status(StatusCode::BUSY_HERE, None).unwrap();
+    let Message::Response(p) = reparse(resp.to_bytes()) else {
+        panic!()
+    };
+    assert_eq!(p.status(), StatusCode::BUSY_HERE);
+    assert_eq!(p.reason(), b"Busy Here");
+}
+
+#[test]
+fn edited_typed_values() {
+    let req = invite();
+    let via = req.via().unwrap();
+    let with = via
+        .with_received("192.0.2.7".parse().unwrap())
+        .with_rport(5071);
+    assert_eq!(
+        with.as_str(),
+        "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8;received=192.0.2.7;rport=5071"
+    );
+    let from = req.from().unwrap();
+    let f2 = from.with_param("tag", Some("new")).unwrap();
+    assert_eq!(f2.tag(), Some("new"));
+    assert_eq!(f2.display_name().as_deref(), Some("Alice"));
+    let u = SipUri::parse("sip:alice@atlanta.example.com").unwrap();
+    assert_eq!(from.uri().as_sip().unwrap(), &u);
+}

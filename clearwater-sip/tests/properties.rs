@@ -1,0 +1,385 @@
+//! Property tests: generated messages (typed parts → wire text → parse) come
+//! back with the same parts; arbitrary and mutated bytes never panic any entry
+//! point; random edit sequences keep messages well-formed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use bytes::Bytes;
+use clearwater_sip::header::{
+    Contact, Credentials, NameAddr, Route, TypedHeader, Via, WwwAuthenticate,
+};
+use clearwater_sip::{Framer, HeaderName, Message, Triage, TriageConfig, Uri, triage};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+struct Parts {
+    method: String,
+    user: Option<String>,
+    host: String,
+    port: Option<u16>,
+    vias: Vec<(String, String, Option<u16>, String)>,
+    from_display: Option<String>,
+    from_tag: String,
+    to_tag: Option<String>,
+    call_id: String,
+    cseq: u32,
+    contacts: Vec<String>,
+    routes: Vec<String>,
+    ext: Vec<(String, String)>,
+    body: Vec<u8>,
+    compact: bool,
+    fold: bool,
+}
+
+fn token() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9.!%*_+`'~-]{1,12}"
+}
+
+fn host() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z][a-z0-9-]{0,8}[a-z0-9](\\.[a-z][a-z0-9]{0,6}){0,3}",
+        (0u8..=255, 0u8..=255, 0u8..=255, 1u8..=254)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        any::<[u16; 8]>().prop_map(|s| format!("[{}]", std::net::Ipv6Addr::from(s))),
+    ]
+}
+
+fn parts() -> impl Strategy<Value = Parts> {
+    (
+        prop_oneof![
+            Just("INVITE".to_owned()),
+            Just("REGISTER".to_owned()),
+            Just("OPTIONS".to_owned()),
+            "[A-Z]{3,10}",
+        ],
+        proptest::option::of("[a-zA-Z0-9_.!~*'()&=+$,;?/-]{1,16}"),
+        host(),
+        proptest::option::of(1u16..),
+        proptest::collection::vec(
+            (
+                prop_oneof![
+                    Just("UDP"),
+                    Just("TCP"),
+                    Just("TLS"),
+                    Just("WS"),
+                    Just("SCTP")
+                ]
+                .prop_map(str::to_owned),
+                host(),
+                proptest::option::of(1u16..),
+                token(),
+            ),
+            1..5,
+        ),
+        proptest::option::of("[ -~]{0,20}"),
+        token(),
+        proptest::option::of(token()),
+        (
+            "[A-Za-z0-9.!%*_+`'~()<>:\\\\\"/\\[\\]?{}-]{1,20}",
+            proptest::option::of(host()),
+        ),
+    )
+        .prop_flat_map(
+            |(method, user, rhost, port, vias, from_display, from_tag, to_tag, (cid, cid_host))| {
+                (
+                    Just((
+                        method,
+                        user,
+                        rhost,
+                        port,
+                        vias,
+                        from_display,
+                        from_tag,
+                        to_tag,
+                    )),
+                    Just(match cid_host {
+                        Some(h) => format!("{cid}@{}", h.trim_matches(|c| c == '[' || c == ']')),
+                        None => cid,
+                    }),
+                    0u32..(1 << 31),
+                    proptest::collection::vec(host().prop_map(|h| format!("sip:u@{h}")), 0..3),
+                    proptest::collection::vec(host().prop_map(|h| format!("sip:{h};lr")), 0..4),
+                    proptest::collection::vec(
+                        ("X-[A-Za-z]{1,8}", "[!-~]([ -~]{0,30}[!-~])?"),
+                        0..3,
+                    ),
+                    proptest::collection::vec(any::<u8>(), 0..64),
+                    any::<bool>(),
+                    any::<bool>(),
+                )
+            },
+        )
+        .prop_map(
+            |(
+                (method, user, host, port, vias, from_display, from_tag, to_tag),
+                call_id,
+                cseq,
+                contacts,
+                routes,
+                ext,
+                body,
+                compact,
+                fold,
+            )| Parts {
+                method,
+                user,
+                host,
+                port,
+                vias,
+                from_display,
+                from_tag,
+                to_tag,
+                call_id,
+                cseq,
+                contacts,
+                routes,
+                ext,
+                body,
+                compact,
+                fold,
+            },
+        )
+}
+
+fn quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+fn render(p: &Parts) -> Vec<u8> {
+    let mut s = String::new();
+    let uri = format!(
+        "sip:{}{}{}",
+        p.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default(),
+        p.host,
+        p.port.map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    s.push_str(&format!("{} {} SIP/2.0\r\n", p.method, uri));
+    let (v, f, t, i, m, l) = if p.compact {
+        ("v", "f", "t", "i", "m", "l")
+    } else {
+        ("Via", "From", "To", "Call-ID", "Contact", "Content-Length")
+    };
+    let sep = if p.fold { ",\r\n  " } else { ", " };
+    let vias: Vec<String> = p
+        .vias
+        .iter()
+        .map(|(tr, h, port, b)| {
+            format!(
+                "SIP/2.0/{tr} {h}{};branch={b}",
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    s.push_str(&format!("{v}: {}\r\n", vias.join(sep)));
+    s.push_str("Max-Forwards: 70\r\n");
+    s.push_str(&format!(
+        "{f}: {}<sip:alice@example.com>;tag={}\r\n",
+        p.from_display
+            .as_deref()
+            .map(|d| format!("{} ", quote(d)))
+            .unwrap_or_default(),
+        p.from_tag
+    ));
+    s.push_str(&format!(
+        "{t}: <sip:bob@example.com>{}\r\n",
+        p.to_tag
+            .as_ref()
+            .map(|t| format!(";tag={t}"))
+            .unwrap_or_default()
+    ));
+    s.push_str(&format!("{i}: {}\r\n", p.call_id));
+    s.push_str(&format!("CSeq: {} {}\r\n", p.cseq, p.method));
+    for c in &p.contacts {
+        s.push_str(&format!("{m}: <{c}>;expires=60\r\n"));
+    }
+    if !p.routes.is_empty() {
+        let r: Vec<String> = p.routes.iter().map(|r| format!("<{r}>")).collect();
+        s.push_str(&format!("Route: {}\r\n", r.join(sep)));
+    }
+    for (n, val) in &p.ext {
+        s.push_str(&format!("{n}: {val}\r\n"));
+    }
+    s.push_str(&format!("{l}: {}\r\n\r\n", p.body.len()));
+    let mut b = s.into_bytes();
+    b.extend_from_slice(&p.body);
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_messages_round_trip(p in parts()) {
+        let wire = Bytes::from(render(&p));
+        let Triage::Accept(msg) = triage(wire.clone(), &TriageConfig::default()) else {
+            panic!("generated message not accepted: {}", String::from_utf8_lossy(&wire));
+        };
+        let Message::Request(req) = &msg else { panic!("not a request") };
+        prop_assert_eq!(req.method().as_str(), p.method.as_str());
+        let uri = req.uri();
+        let sip = uri.as_sip().unwrap();
+        prop_assert_eq!(sip.user(), p.user.as_deref());
+        prop_assert_eq!(sip.host().as_str(), p.host.as_str());
+        prop_assert_eq!(sip.port(), p.port);
+        let vias: Vec<_> = msg.vias().map(|v| v.unwrap()).collect();
+        prop_assert_eq!(vias.len(), p.vias.len());
+        for (got, (tr, h, port, b)) in vias.iter().zip(&p.vias) {
+            prop_assert_eq!(got.transport(), tr.as_str());
+            prop_assert_eq!(got.host().as_str(), h.as_str());
+            prop_assert_eq!(got.port(), *port);
+            prop_assert_eq!(got.branch(), Some(b.as_str()));
+        }
+        let from = msg.from().unwrap();
+        prop_assert_eq!(from.tag(), Some(p.from_tag.as_str()));
+        prop_assert_eq!(from.display_name().map(|d| d.into_owned()), p.from_display.clone());
+        let to = msg.to().unwrap();
+        prop_assert_eq!(to.tag(), p.to_tag.as_deref());
+        let call_id = msg.call_id().unwrap();
+        prop_assert_eq!(call_id.as_str(), p.call_id.as_str());
+        prop_assert_eq!(msg.cseq().unwrap().seq, p.cseq);
+        let contacts: Vec<String> = msg
+            .contacts()
+            .map(|c| c.unwrap().addr().unwrap().uri().to_string())
+            .collect();
+        prop_assert_eq!(&contacts, &p.contacts);
+        prop_assert!(msg.contacts().all(|c| c.unwrap().expires() == Some(60)));
+        let routes: Vec<String> = msg.routes().map(|r| r.unwrap().uri().to_string()).collect();
+        prop_assert_eq!(&routes, &p.routes);
+        for (n, v) in &p.ext {
+            let name = HeaderName::from_bytes(n.as_bytes()).unwrap();
+            prop_assert_eq!(msg.headers().get(&name).unwrap().value(), v.as_bytes());
+        }
+        prop_assert_eq!(msg.body().as_ref(), &p.body[..]);
+        prop_assert_eq!(msg.to_bytes(), wire);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        exercise(&data);
+    }
+
+    #[test]
+    fn mutated_corpus_never_panics(
+        idx in 0usize..14,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8),
+    ) {
+        let mut data = realistic()[idx].clone();
+        for (at, byte, op) in edits {
+            if data.is_empty() { break; }
+            let i = at.index(data.len());
+            match op {
+                0 => data[i] = byte,
+                1 => { data.remove(i); }
+                _ => data.insert(i, byte),
+            }
+        }
+        exercise(&data);
+    }
+
+    #[test]
+    fn random_edits_keep_messages_parseable(
+        idx in 0usize..14,
+        ops in proptest::collection::vec((0u8..7, token()), 0..12),
+    ) {
+        let Message::Request(mut req) = Message::parse(Bytes::from(realistic()[idx].clone())).unwrap() else {
+            return Ok(());
+        };
+        for (op, t) in ops {
+            match op {
+                0 => { req.push_via(&Via::new("UDP", "proxy.example.com", Some(5060), &format!("z9hG4bK{t}")).unwrap()).unwrap(); }
+                1 => { req.pop_via().unwrap(); }
+                2 => { req.pop_route().unwrap(); }
+                3 => { req.push_record_route(&NameAddr::new(&Uri::parse("sip:rr.example.com;lr").unwrap(), None)).unwrap(); }
+                4 => { req.set_header(&HeaderName::from_bytes(format!("X-{t}").as_bytes()).unwrap(), &t).unwrap(); }
+                5 => { req.set_body(Bytes::from(t.clone().into_bytes()), Some("text/plain")).unwrap(); }
+                _ => { req.remove_header(&HeaderName::CONTACT); }
+            }
+        }
+        let out = req.to_bytes();
+        let again = Message::parse(out.clone()).unwrap();
+        prop_assert_eq!(again.to_bytes(), out);
+        prop_assert_eq!(again.body(), req.body());
+        prop_assert_eq!(again.headers().len(), req.headers().len());
+    }
+}
+
+fn realistic() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/realistic");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sip"))
+        .collect();
+    files.sort();
+    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// Every entry point and accessor on `data`; only panics are failures.
+fn exercise(data: &[u8]) {
+    let bytes = Bytes::copy_from_slice(data);
+    let _ = Framer::default().frame(data);
+    match triage(bytes.clone(), &TriageConfig::default()) {
+        Triage::Accept(m) => read_all(&m),
+        Triage::Reject(r) => {
+            if let Some(resp) = r.response(Some("t")) {
+                let _ = Message::parse(resp.to_bytes());
+            }
+        }
+        Triage::Drop(_) => {}
+    }
+    if let Ok(m) = Message::parse(bytes) {
+        read_all(&m);
+        let mut m = m;
+        let _ = m.pop_via();
+        let _ = m.pop_route();
+        let _ = m.to_bytes();
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = Uri::parse(s).map(|u| (u.to_string(), u.user().len()));
+        let _ = <Via<'_> as TypedHeader<'_>>::parse(s);
+        let _ = <Contact<'_> as TypedHeader<'_>>::parse(s)
+            .map(|c| (c.expires(), c.q(), c.sip_instance().map(|s| s.len())));
+        let _ = <Route<'_> as TypedHeader<'_>>::parse(s);
+        let _ = <WwwAuthenticate<'_> as TypedHeader<'_>>::parse(s).map(|c| c.params().count());
+        let _ = Credentials::parse(s).map(|c| c.param("nonce").map(|n| n.len()));
+    }
+}
+
+fn read_all(m: &Message) {
+    for h in m.headers().iter() {
+        let _ = h.value_str();
+    }
+    let _ = m
+        .via()
+        .map(|v| (v.branch().map(str::len), v.received_ip(), v.rport()));
+    let _ = m.vias().count();
+    let _ = m.from().map(|f| {
+        (
+            f.tag().map(str::len),
+            f.display_name().map(|d| d.len()),
+            f.uri().to_string(),
+        )
+    });
+    let _ = m.to().map(|t| t.uri().user().len());
+    let _ = m.call_id();
+    let _ = m.cseq();
+    let _ = m.max_forwards();
+    for c in m.contacts() {
+        let _ = c.map(|c| (c.expires(), c.q(), c.reg_id()));
+    }
+    let _ = m.routes().count();
+    let _ = m.record_routes().count();
+    let _ = m.content_type();
+    let _ = m.to_bytes();
+    if let Message::Request(r) = m {
+        let _ = r.uri().to_string();
+    }
+}

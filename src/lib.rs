@@ -1,0 +1,14 @@
+//! # clearwater
+//!
+//! Project Clearwater's IMS core re-imagined as layered Rust library crates.
+//! This umbrella crate re-exports each crate behind a cargo feature:
+//!
+//! | feature | module | crate |
+//! |---|---|---|
+//! | `sip` (default) | [`sip`] | `clearwater-sip`: SIP message layer |
+//!
+//! Further crates (transactions and transports, store, timers, HSS, registrar,
+//! routing, charging) join as they land; see the repository's README.
+
+#[cfg(feature = "sip")]
+pub use clearwater_sip as sip;
