@@ -22,7 +22,7 @@ use crate::method::Method;
 use crate::name::{HeaderName, Known};
 use crate::scan;
 use crate::status::StatusCode;
-use crate::uri::Uri;
+use crate::uri::{Uri, UriLayout};
 
 /// A SIP request or response.
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ pub enum Message {
 #[derive(Clone)]
 pub struct Request {
     method: Method,
-    uri: Uri<'static>,
+    uri: UriLayout,
     uri_span: Span,
     parts: Parts,
 }
@@ -353,7 +353,7 @@ impl Request {
         let us = start.start as usize + method.as_str().len() + 1;
         Request {
             method,
-            uri: uri.hollow(),
+            uri: uri.layout(),
             uri_span: Span::new(us, us + uri.as_str().len()),
             parts: Parts {
                 start,
@@ -387,7 +387,7 @@ impl Request {
         let us = start.start as usize + self.method.as_str().len() + 1;
         self.parts.start = start;
         self.parts.start_src = Src::Extra;
-        self.uri = uri.hollow();
+        self.uri = uri.layout();
         self.uri_span = Span::new(us, us + uri.as_str().len());
         self.parts.edited = true;
     }
@@ -682,6 +682,10 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
     let est = (b.len() / 48).clamp(8, 64);
     let mut headers = Headers::new(Bytes::new(), est);
     let mut pos = nl + 1;
+    // One vectorised scan yields every line terminator of the header section
+    // (a memchr call per line pays its set-up cost on short lines).
+    let base = pos;
+    let mut newlines = memchr::memchr_iter(b'\n', &b[base..]);
     // A datagram that ends right after a complete header field ends its
     // header section there (the datagram boundary is unambiguous; stream
     // framing never gets here without the empty line).
@@ -715,12 +719,12 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
         pos += 1;
         let value_start = pos;
         // End of the field: a line terminator not followed by SP/HT.
-        let mut e = pos;
         let line_end = loop {
-            let Some(i) = memchr::memchr(b'\n', &b[e..]) else {
-                return Err(Error::Syntax("header field not terminated"));
+            let e = match newlines.next() {
+                Some(i) if base + i >= pos => base + i + 1,
+                Some(_) => continue,
+                None => return Err(Error::Syntax("header field not terminated")),
             };
-            e += i + 1;
             match b.get(e) {
                 Some(b' ' | b'\t') => continue,
                 _ => break e,
@@ -729,9 +733,12 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
         if line_end - name_start > limits.max_line_length {
             return Err(Error::Limit("header field length"));
         }
-        // trim the value
+        // trim the value: the terminator first, then any white space
         let mut vs = value_start;
-        let mut ve = line_end;
+        let mut ve = line_end - 1;
+        if ve > vs && b[ve - 1] == b'\r' {
+            ve -= 1;
+        }
         while vs < ve && matches!(b[vs], b' ' | b'\t' | b'\r' | b'\n') {
             vs += 1;
         }
@@ -821,7 +828,7 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
 enum StartLine {
     Request {
         method: Method,
-        uri: Uri<'static>,
+        uri: UriLayout,
         uri_span: Span,
     },
     Response {
@@ -872,7 +879,7 @@ impl StartLine {
         let us = at + sp1 + 1;
         Ok(StartLine::Request {
             method,
-            uri: uri.hollow(),
+            uri: uri.layout(),
             uri_span: Span::new(us, us + uri_text.len()),
         })
     }

@@ -177,6 +177,16 @@ pub(crate) fn unquote_value(v: &str) -> Cow<'_, str> {
 /// generic-param = token [ EQUAL gen-value ]; gen-value = token / host /
 /// quoted-string. Empty parameters (`;;`) are errors.
 pub(crate) fn scan_header_params(sc: &mut Scanner<'_>) -> Result<(), Error> {
+    scan_header_params_visit(sc, |_, _| Ok(()))
+}
+
+/// [`scan_header_params`], calling `visit(name, value)` for each parameter
+/// with absolute byte ranges into the scanner's input, so owners can validate
+/// and remember the parameters they care about in the same pass.
+pub(crate) fn scan_header_params_visit(
+    sc: &mut Scanner<'_>,
+    mut visit: impl FnMut(&[u8], Option<(usize, usize)>) -> Result<(), Error>,
+) -> Result<(), Error> {
     loop {
         let save = sc.pos();
         sc.skip_lws();
@@ -185,10 +195,15 @@ pub(crate) fn scan_header_params(sc: &mut Scanner<'_>) -> Result<(), Error> {
             return Ok(());
         }
         sc.skip_lws();
-        sc.token("empty parameter")?;
-        if sc.eat_sep(b'=') {
+        let name = sc.token("empty parameter")?;
+        let value = if sc.eat_sep(b'=') {
+            let vs = sc.pos();
             scan_gen_value(sc)?;
-        }
+            Some((vs, sc.pos()))
+        } else {
+            None
+        };
+        visit(name, value)?;
     }
 }
 
@@ -211,10 +226,8 @@ pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<(), Error> {
             if inner.len() < 3 || inner.last() != Some(&b']') {
                 return Err(Error::syntax("bad IPv6 reference in parameter"));
             }
-            let text = std::str::from_utf8(&inner[1..inner.len() - 1])
-                .map_err(|_| Error::syntax("bad IPv6 reference in parameter"))?;
-            text.parse::<std::net::Ipv6Addr>()
-                .map_err(|_| Error::syntax("bad IPv6 reference in parameter"))?;
+            crate::uri::host::parse_ipv6(&inner[1..inner.len() - 1])
+                .ok_or(Error::syntax("bad IPv6 reference in parameter"))?;
         }
         _ => {
             let v = sc.take_class(scan::TOKEN);
@@ -231,10 +244,8 @@ pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<(), Error> {
                         break;
                     }
                 }
-                let text = std::str::from_utf8(&sc.input()[start..sc.pos()])
-                    .map_err(|_| Error::syntax("bad parameter value"))?;
-                text.parse::<std::net::Ipv6Addr>()
-                    .map_err(|_| Error::syntax("bad parameter value"))?;
+                crate::uri::host::parse_ipv6(&sc.input()[start..sc.pos()])
+                    .ok_or(Error::syntax("bad parameter value"))?;
             }
         }
     }

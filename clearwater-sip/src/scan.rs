@@ -29,6 +29,8 @@ pub(crate) const SCHEME: u16 = 1 << 9;
 pub(crate) const DIGIT: u16 = 1 << 10;
 /// Hex digits.
 pub(crate) const HEX: u16 = 1 << 11;
+/// Characters a host name span may contain: alphanum / "-" / "." / "_".
+pub(crate) const HOST_CHAR: u16 = 1 << 12;
 
 const fn build_table() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -102,6 +104,9 @@ const fn build_table() -> [u16; 256] {
         }
         if alnum || b == b'-' || b == b'.' {
             v |= HOST;
+        }
+        if alnum || b == b'-' || b == b'.' || b == b'_' {
+            v |= HOST_CHAR;
         }
         if unreserved || reserved {
             v |= URIC;
@@ -369,33 +374,35 @@ impl<'a> Scanner<'a> {
 
     /// Consumes a quoted-string starting at the current `"`; returns the inner
     /// raw bytes (quoted-pairs still escaped).
+    ///
+    /// Control characters other than HTAB are refused, except line breaks that
+    /// are part of folded LWS.
     pub(crate) fn quoted_string(&mut self) -> Result<&'a [u8], Error> {
         self.expect(b'"', "expected quoted string")?;
         let start = self.pos;
         loop {
-            match self.peek() {
-                None => return Err(Error::syntax("unterminated quoted string")),
-                Some(b'"') => {
-                    let inner = &self.s[start..self.pos];
-                    self.pos += 1;
-                    return Ok(inner);
-                }
-                Some(b'\\') => match self.peek2() {
-                    Some(b'\n' | b'\r') | None => {
-                        return Err(Error::syntax("bad quoted-pair"));
-                    }
-                    Some(_) => self.pos += 2,
-                },
-                Some(b'\r' | b'\n') => {
-                    // Only folded LWS may appear inside a quoted string.
-                    if !self.skip_lws() {
-                        return Err(Error::syntax("line break in quoted string"));
-                    }
-                }
-                Some(b) if b < 0x20 && b != b'\t' || b == 0x7f => {
-                    return Err(Error::syntax("control character in quoted string"));
-                }
-                Some(_) => self.pos += 1,
+            let rest = &self.s[self.pos..];
+            let Some(off) = memchr::memchr2(b'"', b'\\', rest) else {
+                return Err(Error::syntax("unterminated quoted string"));
+            };
+            let span = &rest[..off];
+            // Branch-free scan for control characters (vectorises).
+            let ctl = span.iter().fold(false, |acc, &c| {
+                acc | ((c < 0x20) & (c != b'\t')) | (c == 0x7f)
+            });
+            if ctl {
+                check_folds(span)?;
+            }
+            self.pos += off;
+            if self.s[self.pos] == b'"' {
+                let inner = &self.s[start..self.pos];
+                self.pos += 1;
+                return Ok(inner);
+            }
+            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+            match self.s.get(self.pos + 1) {
+                Some(&c) if c <= 0x7f && c != b'\r' && c != b'\n' => self.pos += 2,
+                _ => return Err(Error::syntax("bad quoted-pair")),
             }
         }
     }
@@ -427,6 +434,28 @@ impl<'a> Scanner<'a> {
         }
         Ok(&self.s[start..self.pos])
     }
+}
+
+/// Checks that the control characters of a quoted-string span are only HTAB
+/// and line breaks of folded LWS (CRLF or LF followed by SP/HT).
+fn check_folds(span: &[u8]) -> Result<(), Error> {
+    let mut i = 0;
+    while i < span.len() {
+        let c = span[i];
+        if c == b'\r' && span.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        if c == b'\n' {
+            if !matches!(span.get(i + 1), Some(b' ' | b'\t')) {
+                return Err(Error::syntax("line break in quoted string"));
+            }
+        } else if (c < 0x20 && c != b'\t') || c == 0x7f {
+            return Err(Error::syntax("control character in quoted string"));
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Resolves the quoted-pairs of a quoted-string's inner bytes.
@@ -539,6 +568,16 @@ mod tests {
         assert_eq!(&*unquote(br#"a \"b\""#), b"a \"b\"");
         assert!(Scanner::new(b"\"open").quoted_string().is_err());
         assert!(Scanner::new(b"\"a\\").quoted_string().is_err());
+        assert!(Scanner::new(b"\"a\r\n b\"").quoted_string().is_ok());
+        assert!(Scanner::new(b"\"a\r\nb\"").quoted_string().is_err());
+        assert!(Scanner::new(b"\"a\rb\"").quoted_string().is_err());
+        assert!(Scanner::new(b"\"a\x01b\"").quoted_string().is_err());
+        assert!(Scanner::new(b"\"\\\x01\\\x7f\"").quoted_string().is_ok());
+        assert!(
+            Scanner::new("\"\u{e9}t\u{e9}\"".as_bytes())
+                .quoted_string()
+                .is_ok()
+        );
     }
 
     #[test]

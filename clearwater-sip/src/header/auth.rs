@@ -18,6 +18,17 @@ struct AuthValue<'a> {
     text: Text<'a>,
     scheme: R,
     params: R,
+    /// The parameter part is one RFC 7235 token68, not `name=value` pairs.
+    token68: bool,
+}
+
+/// token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+fn is_token68(b: &[u8]) -> bool {
+    let body = b.iter().rposition(|&c| c != b'=').map_or(0, |i| i + 1);
+    body > 0
+        && b[..body].iter().all(|&c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 impl<'a> AuthValue<'a> {
@@ -29,6 +40,15 @@ impl<'a> AuthValue<'a> {
         let scheme = R::new(ss, sc.pos());
         sc.skip_lws();
         let ps = sc.pos();
+        // RFC 7235 token68 credentials (`Bearer <token>`, RFC 8898).
+        if is_token68(scan::trim_lws(sc.rest())) {
+            return Ok(AuthValue {
+                scheme,
+                params: R::new(ps, text.len()),
+                token68: true,
+                text,
+            });
+        }
         let mut first = true;
         while !sc.at_end() {
             if !first && !sc.eat_sep(b',') {
@@ -61,6 +81,7 @@ impl<'a> AuthValue<'a> {
         Ok(AuthValue {
             scheme,
             params: R::new(ps, text.len()),
+            token68: false,
             text,
         })
     }
@@ -71,7 +92,11 @@ impl<'a> AuthValue<'a> {
 
     fn iter(&self) -> AuthParams<'_> {
         AuthParams {
-            rest: self.params.get(&self.text),
+            rest: if self.token68 {
+                ""
+            } else {
+                self.params.get(&self.text)
+            },
         }
     }
 
@@ -86,6 +111,7 @@ impl<'a> AuthValue<'a> {
             text: Cow::Owned(self.text.into_owned()),
             scheme: self.scheme,
             params: self.params,
+            token68: self.token68,
         }
     }
 }
@@ -165,6 +191,14 @@ macro_rules! auth_type {
             /// Whether the scheme is `scheme` (case-insensitive).
             pub fn is_scheme(&self, scheme: &str) -> bool {
                 self.0.scheme().eq_ignore_ascii_case(scheme)
+            }
+
+            /// The token68 form's token (`Bearer <token>`), when the value is
+            /// not `name=value` parameters.
+            pub fn token68(&self) -> Option<&str> {
+                self.0
+                    .token68
+                    .then(|| scan::trim_lws_str(self.0.params.get(&self.0.text)))
             }
 
             /// The parameters, raw (quoted values keep their quotes).
@@ -283,16 +317,29 @@ mod tests {
 
     #[test]
     fn bad_values() {
+        // RFC 7235: `scheme token68` is a valid value (digest rejects it later).
+        assert_eq!(
+            Challenge::parse("Digest realm").unwrap().token68(),
+            Some("realm")
+        );
         for bad in [
             "",
-            "Digest realm",
             "Digest realm=\"open",
             "Digest ,",
             "Digest a=b c=d",
+            "Digest =x",
         ] {
             assert!(Challenge::parse(bad).is_err(), "{bad}");
         }
         assert!(Challenge::parse("NewAuth").is_ok());
+        let b = Credentials::parse("Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig-_~+/==").unwrap();
+        assert_eq!(b.token68(), Some("eyJhbGciOiJSUzI1NiJ9.e30.sig-_~+/=="));
+        assert_eq!(b.params().count(), 0);
+        let basic = Credentials::parse("Basic dXNlcjpwYXNz").unwrap();
+        assert_eq!(basic.token68(), Some("dXNlcjpwYXNz"));
+        let d = Credentials::parse("Digest a=b").unwrap();
+        assert_eq!(d.token68(), None);
+        assert!(Credentials::parse("Bearer a b").is_err());
         let c = Challenge::new("Digest", &[("realm", "\"x\""), ("qop", "\"auth\"")]).unwrap();
         assert_eq!(c.as_str(), "Digest realm=\"x\", qop=\"auth\"");
     }

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::name::HeaderName;
 use crate::params::{self, Params};
 use crate::scan::{self, Scanner};
-use crate::uri::Uri;
+use crate::uri::{Uri, UriLayout};
 
 /// Whether a header accepts a bare `addr-spec` or insists on `<...>`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -41,18 +41,26 @@ pub struct NameAddr<'a> {
     text: Text<'a>,
     display: Option<R>,
     uri: R,
-    layout: Uri<'static>,
+    layout: UriLayout,
     angle: bool,
     params: R,
+    tag: Option<R>,
+}
+
+/// Validates one header parameter of a specific header (name, raw value).
+type ParamCheck = fn(&[u8], Option<&[u8]>) -> Result<(), Error>;
+
+fn no_check(_: &[u8], _: Option<&[u8]>) -> Result<(), Error> {
+    Ok(())
 }
 
 impl<'a> NameAddr<'a> {
     /// Parses `name-addr / addr-spec` followed by `;`-parameters.
     pub fn parse(text: &'a str) -> Result<NameAddr<'a>, Error> {
-        Self::parse_form(Cow::Borrowed(text), Form::Either)
+        Self::parse_form(Cow::Borrowed(text), Form::Either, no_check)
     }
 
-    fn parse_form(text: Text<'a>, form: Form) -> Result<NameAddr<'a>, Error> {
+    fn parse_form(text: Text<'a>, form: Form, check: ParamCheck) -> Result<NameAddr<'a>, Error> {
         let b = text.as_bytes();
         let mut sc = Scanner::new(b);
         sc.skip_lws();
@@ -105,12 +113,18 @@ impl<'a> NameAddr<'a> {
             }
             (R::new(us, sc.pos()), false)
         };
-        let uri_text = uri.get(&text);
-        let parsed = Uri::parse_bytes(uri_text.as_bytes())?;
-        let layout = parsed.hollow();
+        let layout = Uri::parse(uri.get(&text))?.layout();
         let ps = sc.pos();
+        let mut tag = None;
         if form != Form::NoParams {
-            params::scan_header_params(&mut sc)?;
+            params::scan_header_params_visit(&mut sc, |name, value| {
+                if name.eq_ignore_ascii_case(b"tag")
+                    && let Some((s, e)) = value
+                {
+                    tag = Some(R::new(s, e));
+                }
+                check(name, value.map(|(s, e)| &b[s..e]))
+            })?;
         }
         let params = R::new(ps, sc.pos());
         sc.skip_lws();
@@ -123,6 +137,7 @@ impl<'a> NameAddr<'a> {
             layout,
             angle,
             params,
+            tag,
             text,
         })
     }
@@ -147,9 +162,10 @@ impl<'a> NameAddr<'a> {
             text: Cow::Owned(s),
             display,
             uri: R::new(us, ue),
-            layout: uri.hollow(),
+            layout: uri.layout(),
             angle: true,
             params: R::new(end, end),
+            tag: None,
         }
     }
 
@@ -215,8 +231,9 @@ impl<'a> NameAddr<'a> {
     }
 
     /// The `tag` parameter.
+    #[inline]
     pub fn tag(&self) -> Option<&str> {
-        self.param("tag").flatten()
+        self.tag.map(|r| r.get(&self.text))
     }
 
     /// A copy with header parameter `name` set (replacing an existing one).
@@ -249,13 +266,15 @@ impl<'a> NameAddr<'a> {
         let ps = s.len();
         s.push_str(p);
         let pe = s.len();
+        let tag = param_range(&s, ps, "tag");
         NameAddr {
             text: Cow::Owned(s),
             display,
             uri: R::new(us, ue),
-            layout: self.layout.clone(),
+            layout: self.layout,
             angle: true,
             params: R::new(ps, pe),
+            tag,
         }
     }
 
@@ -268,6 +287,7 @@ impl<'a> NameAddr<'a> {
             layout: self.layout,
             angle: self.angle,
             params: self.params,
+            tag: self.tag,
         }
     }
 }
@@ -322,7 +342,7 @@ macro_rules! name_addr_header {
             const NAME: HeaderName = $name;
             const LIST: bool = $list;
             fn parse(value: &'a str) -> Result<Self, Error> {
-                NameAddr::parse_form(Cow::Borrowed(value), $form).map($ty)
+                NameAddr::parse_form(Cow::Borrowed(value), $form, no_check).map($ty)
             }
         }
     };
@@ -530,26 +550,44 @@ impl<'a> TypedHeader<'a> for Contact<'a> {
         if scan::trim_lws_str(value) == "*" {
             return Ok(Contact::Star);
         }
-        let a = NameAddr::parse_form(Cow::Borrowed(value), Form::Either)?;
-        let p = a.params();
-        if let Some(v) = p.get("expires")
-            && v.and_then(parse_delta_seconds).is_none()
-        {
+        NameAddr::parse_form(Cow::Borrowed(value), Form::Either, check_contact_param)
+            .map(Contact::Addr)
+    }
+}
+
+/// The value range of header parameter `name` in the (valid) parameter list
+/// starting at `start` of `text`.
+fn param_range(text: &str, start: usize, name: &str) -> Option<R> {
+    let mut sc = Scanner::new(text.as_bytes());
+    sc.set_pos(start);
+    let mut found = None;
+    let _ = params::scan_header_params_visit(&mut sc, |n, v| {
+        if found.is_none() && n.eq_ignore_ascii_case(name.as_bytes()) {
+            found = v.map(|(s, e)| R::new(s, e));
+        }
+        Ok(())
+    });
+    found
+}
+
+/// Registration parameters of a Contact must be well-formed when present.
+fn check_contact_param(name: &[u8], value: Option<&[u8]>) -> Result<(), Error> {
+    let v = value.and_then(|v| std::str::from_utf8(v).ok());
+    if name.eq_ignore_ascii_case(b"expires") {
+        if v.and_then(parse_delta_seconds).is_none() {
             return Err(Error::syntax("bad expires parameter"));
         }
-        if let Some(v) = p.get("q")
-            && v.and_then(parse_qvalue).is_none()
-        {
+    } else if name.eq_ignore_ascii_case(b"q") {
+        if v.and_then(parse_qvalue).is_none() {
             return Err(Error::syntax("bad q parameter"));
         }
-        if let Some(v) = p.get("reg-id")
-            && v.and_then(|v| scan::parse_decimal(v.as_bytes(), u64::from(u32::MAX)))
-                .is_none()
-        {
-            return Err(Error::syntax("bad reg-id parameter"));
-        }
-        Ok(Contact::Addr(a))
+    } else if name.eq_ignore_ascii_case(b"reg-id")
+        && v.and_then(|v| scan::parse_decimal(v.as_bytes(), u64::from(u32::MAX)))
+            .is_none()
+    {
+        return Err(Error::syntax("bad reg-id parameter"));
     }
+    Ok(())
 }
 
 /// delta-seconds: 1*DIGIT with a value up to 2³²−1 (RFC 3261 §20.19, §25.1).

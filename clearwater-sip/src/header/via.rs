@@ -9,7 +9,8 @@ use crate::error::Error;
 use crate::name::HeaderName;
 use crate::params::{self, Params};
 use crate::scan::{self, Scanner};
-use crate::uri::{Host, HostKind};
+use crate::uri::Host;
+use crate::uri::host::{self, HostTag};
 
 /// The RFC 3261 branch magic cookie.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -26,9 +27,10 @@ pub struct Via<'a> {
     version: R,
     transport: R,
     host: R,
-    host_kind: HostKind,
+    host_tag: HostTag,
     port: Option<u16>,
     params: R,
+    branch: Option<R>,
 }
 
 impl<'a> Via<'a> {
@@ -60,22 +62,9 @@ impl<'a> Via<'a> {
             return Err(Error::syntax("missing white space before sent-by"));
         }
         let hs = sc.pos();
-        if sc.peek() == Some(b'[') {
-            match memchr::memchr(b']', sc.rest()) {
-                Some(i) => sc.set_pos(hs + i + 1),
-                None => return Err(Error::syntax("unterminated IPv6 reference")),
-            }
-        } else {
-            while let Some(c) = sc.peek() {
-                if scan::is(c, scan::HOST) || c == b'_' {
-                    sc.set_pos(sc.pos() + 1);
-                } else {
-                    break;
-                }
-            }
-        }
-        let host = R::new(hs, sc.pos());
-        let host_kind = crate::uri::host::classify(&b[hs..sc.pos()])?;
+        let (he, host_tag) = host::scan_host(b, hs)?;
+        sc.set_pos(he);
+        let host = R::new(hs, he);
         let mut port = None;
         if sc.eat_sep(b':') {
             let digits = sc.take_class(scan::DIGIT);
@@ -85,55 +74,54 @@ impl<'a> Via<'a> {
             );
         }
         let pstart = sc.pos();
-        params::scan_header_params(&mut sc)?;
+        let mut branch = None;
+        params::scan_header_params_visit(&mut sc, |name, value| {
+            let v = value.map(|(s, e)| &b[s..e]);
+            if name.eq_ignore_ascii_case(b"branch") {
+                match value {
+                    Some((s, e)) if scan::is_token(&b[s..e]) => branch = Some(R::new(s, e)),
+                    _ => return Err(Error::syntax("bad branch parameter")),
+                }
+            } else if name.eq_ignore_ascii_case(b"received") {
+                if v.and_then(|v| std::str::from_utf8(v).ok())
+                    .and_then(parse_ip)
+                    .is_none()
+                {
+                    return Err(Error::syntax("bad received parameter"));
+                }
+            } else if name.eq_ignore_ascii_case(b"rport") {
+                if let Some(v) = v
+                    && scan::parse_decimal(v, 65535).is_none()
+                {
+                    return Err(Error::syntax("bad rport parameter"));
+                }
+            } else if name.eq_ignore_ascii_case(b"ttl") {
+                if v.and_then(|v| scan::parse_decimal(v, 255)).is_none() {
+                    return Err(Error::syntax("bad ttl parameter"));
+                }
+            } else if name.eq_ignore_ascii_case(b"maddr")
+                && v.and_then(|v| host::classify(v).ok()).is_none()
+            {
+                return Err(Error::syntax("bad maddr parameter"));
+            }
+            Ok(())
+        })?;
         let params = R::new(pstart, sc.pos());
         sc.skip_lws();
         if !sc.at_end() {
             return Err(Error::syntax("unexpected text in Via"));
         }
-        let via = Via {
+        Ok(Via {
             text,
             protocol,
             version,
             transport,
             host,
-            host_kind,
+            host_tag,
             port,
             params,
-        };
-        via.check_params()?;
-        Ok(via)
-    }
-
-    fn check_params(&self) -> Result<(), Error> {
-        for (n, v) in self.params().iter() {
-            if n.eq_ignore_ascii_case("branch") {
-                if !v.is_some_and(|v| scan::is_token(v.as_bytes())) {
-                    return Err(Error::syntax("bad branch parameter"));
-                }
-            } else if n.eq_ignore_ascii_case("received") {
-                if v.and_then(parse_ip).is_none() {
-                    return Err(Error::syntax("bad received parameter"));
-                }
-            } else if n.eq_ignore_ascii_case("rport") {
-                if let Some(v) = v
-                    && scan::parse_decimal(v.as_bytes(), 65535).is_none()
-                {
-                    return Err(Error::syntax("bad rport parameter"));
-                }
-            } else if n.eq_ignore_ascii_case("ttl") {
-                if v.and_then(|v| scan::parse_decimal(v.as_bytes(), 255))
-                    .is_none()
-                {
-                    return Err(Error::syntax("bad ttl parameter"));
-                }
-            } else if n.eq_ignore_ascii_case("maddr")
-                && v.and_then(|v| Host::parse(v).ok()).is_none()
-            {
-                return Err(Error::syntax("bad maddr parameter"));
-            }
-        }
-        Ok(())
+            branch,
+        })
     }
 
     /// A `SIP/2.0/<transport> <host>[:port];branch=<branch>` value.
@@ -185,7 +173,7 @@ impl<'a> Via<'a> {
     /// The sent-by host.
     #[inline]
     pub fn host(&self) -> Host<'_> {
-        Host::new(self.host.get(&self.text), self.host_kind)
+        Host::new(self.host.get(&self.text), self.host_tag)
     }
 
     /// The sent-by port, if explicit.
@@ -203,7 +191,7 @@ impl<'a> Via<'a> {
     /// The `branch` parameter.
     #[inline]
     pub fn branch(&self) -> Option<&str> {
-        self.params().get("branch").flatten()
+        self.branch.map(|r| r.get(&self.text))
     }
 
     /// Whether the branch starts with the RFC 3261 magic cookie `z9hG4bK`.
@@ -274,9 +262,10 @@ impl<'a> Via<'a> {
             version: self.version,
             transport: self.transport,
             host: self.host,
-            host_kind: self.host_kind,
+            host_tag: self.host_tag,
             port: self.port,
             params: self.params,
+            branch: self.branch,
         }
     }
 }
@@ -288,9 +277,9 @@ fn parse_ip(v: &str) -> Option<IpAddr> {
         .and_then(|s| s.strip_suffix(']'))
         .unwrap_or(v);
     if v.contains(':') {
-        v.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+        host::parse_ipv6(v.as_bytes()).map(IpAddr::V6)
     } else {
-        crate::uri::host::parse_ipv4(v.as_bytes()).map(IpAddr::V4)
+        host::parse_ipv4(v.as_bytes()).map(IpAddr::V4)
     }
 }
 

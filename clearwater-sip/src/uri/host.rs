@@ -17,22 +17,30 @@ pub enum HostKind {
     Ipv6(Ipv6Addr),
 }
 
+/// Which kind of host text is (the address itself is re-read on demand).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum HostTag {
+    Domain,
+    V4,
+    V6,
+}
+
 /// A host as written, with its kind.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Host<'a> {
     text: &'a str,
-    kind: HostKind,
+    tag: HostTag,
 }
 
 impl<'a> Host<'a> {
-    pub(crate) fn new(text: &'a str, kind: HostKind) -> Self {
-        Host { text, kind }
+    pub(crate) fn new(text: &'a str, tag: HostTag) -> Self {
+        Host { text, tag }
     }
 
     /// Parses a host: `hostname / IPv4address / IPv6reference` (RFC 3261 §25.1).
     pub fn parse(text: &'a str) -> Result<Host<'a>, Error> {
-        let kind = classify(text.as_bytes())?;
-        Ok(Host { text, kind })
+        let tag = classify(text.as_bytes())?;
+        Ok(Host { text, tag })
     }
 
     /// The host as written (IPv6 with its brackets).
@@ -42,14 +50,27 @@ impl<'a> Host<'a> {
     }
 
     /// The kind (domain or IP address).
-    #[inline]
     pub fn kind(&self) -> HostKind {
-        self.kind
+        let b = self.text.as_bytes();
+        // The text was validated when the host was created.
+        match self.tag {
+            HostTag::Domain => HostKind::Domain,
+            HostTag::V4 => parse_ipv4(b).map_or(HostKind::Domain, HostKind::Ipv4),
+            HostTag::V6 => b
+                .get(1..b.len().saturating_sub(1))
+                .and_then(parse_ipv6)
+                .map_or(HostKind::Domain, HostKind::Ipv6),
+        }
+    }
+
+    /// Whether the host is an IP address (no DNS needed).
+    pub fn is_ip(&self) -> bool {
+        self.tag != HostTag::Domain
     }
 
     /// The IP address, if the host is one.
     pub fn ip(&self) -> Option<IpAddr> {
-        match self.kind {
+        match self.kind() {
             HostKind::Domain => None,
             HostKind::Ipv4(a) => Some(IpAddr::V4(a)),
             HostKind::Ipv6(a) => Some(IpAddr::V6(a)),
@@ -59,14 +80,13 @@ impl<'a> Host<'a> {
     /// Host comparison per RFC 3261 §19.1.4: domain names case-insensitively
     /// (ignoring one trailing dot), addresses by value.
     pub fn matches(&self, other: &Host<'_>) -> bool {
-        match (self.kind, other.kind) {
-            (HostKind::Domain, HostKind::Domain) => {
+        match (self.tag, other.tag) {
+            (HostTag::Domain, HostTag::Domain) => {
                 let a = self.text.strip_suffix('.').unwrap_or(self.text);
                 let b = other.text.strip_suffix('.').unwrap_or(other.text);
                 a.eq_ignore_ascii_case(b)
             }
-            (HostKind::Ipv4(a), HostKind::Ipv4(b)) => a == b,
-            (HostKind::Ipv6(a), HostKind::Ipv6(b)) => a == b,
+            (HostTag::V4, HostTag::V4) | (HostTag::V6, HostTag::V6) => self.kind() == other.kind(),
             _ => false,
         }
     }
@@ -85,33 +105,70 @@ impl fmt::Display for Host<'_> {
 }
 
 /// Classifies and validates host text.
-pub(crate) fn classify(b: &[u8]) -> Result<HostKind, Error> {
-    match b.first() {
+pub(crate) fn classify(b: &[u8]) -> Result<HostTag, Error> {
+    match scan_host(b, 0)? {
+        (end, tag) if end == b.len() => Ok(tag),
+        _ => Err(Error::syntax("bad host name")),
+    }
+}
+
+/// Scans the host starting at `start` (up to the first byte that cannot be
+/// part of one), validating and classifying it in the same pass. Returns the
+/// end offset and the kind.
+pub(crate) fn scan_host(b: &[u8], start: usize) -> Result<(usize, HostTag), Error> {
+    match b.get(start) {
         None => Err(Error::syntax("empty host")),
         Some(b'[') => {
-            if b.len() < 4 || b[b.len() - 1] != b']' {
-                return Err(Error::syntax("bad IPv6 reference"));
-            }
-            let inner = std::str::from_utf8(&b[1..b.len() - 1])
-                .map_err(|_| Error::syntax("bad IPv6 reference"))?;
-            inner
-                .parse::<Ipv6Addr>()
-                .map(HostKind::Ipv6)
-                .map_err(|_| Error::syntax("bad IPv6 address"))
+            let close = memchr::memchr(b']', &b[start..])
+                .ok_or(Error::syntax("unterminated IPv6 reference"))?
+                + start;
+            parse_ipv6(&b[start + 1..close]).ok_or(Error::syntax("bad IPv6 address"))?;
+            Ok((close + 1, HostTag::V6))
         }
         Some(_) => {
-            if b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
-                return parse_ipv4(b)
-                    .map(HostKind::Ipv4)
+            // The span of host characters (table lookup per byte), then the
+            // structure label by label.
+            let rest = &b[start..];
+            let len = rest
+                .iter()
+                .position(|&c| !scan::is(c, scan::HOST_CHAR))
+                .unwrap_or(rest.len());
+            let text = &rest[..len];
+            if text.is_empty() {
+                return Err(Error::syntax("empty host"));
+            }
+            let end = start + len;
+            if text.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+                return parse_ipv4(text)
+                    .map(|_| (end, HostTag::V4))
                     .ok_or(Error::syntax("bad IPv4 address"));
             }
-            if is_hostname(b) {
-                Ok(HostKind::Domain)
+            if text.len() <= 255 && hostname_labels_ok(text) {
+                Ok((end, HostTag::Domain))
             } else {
                 Err(Error::syntax("bad host name"))
             }
         }
     }
+}
+
+/// Label structure of a span of host characters (alphanum, `-`, `_`, `.`):
+/// labels of 1–63 characters that start and end with alphanum, the top label
+/// starting with a letter, and one optional trailing dot.
+fn hostname_labels_ok(text: &[u8]) -> bool {
+    let body = text.strip_suffix(b".").unwrap_or(text);
+    let mut top_first = 0u8;
+    for label in body.split(|&c| c == b'.') {
+        match (label.first(), label.last()) {
+            (Some(f), Some(l))
+                if label.len() <= 63 && f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() =>
+            {
+                top_first = *f;
+            }
+            _ => return false,
+        }
+    }
+    top_first.is_ascii_alphabetic()
 }
 
 /// Strict dotted-quad IPv4 (no leading `+`, 1–3 digits per octet, ≤ 255).
@@ -131,54 +188,173 @@ pub(crate) fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
+/// RFC 4291 §2.2 text form: eight groups of 1–4 hex digits, one `::` for a run
+/// of zero groups, optionally ending in a dotted-quad IPv4 address.
+pub(crate) fn parse_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
+    let mut head = [0u16; 8];
+    let mut tail = [0u16; 8];
+    let (mut nh, mut nt) = (0usize, 0usize);
+    let mut double = false;
+    let mut i = 0;
+    if b.starts_with(b"::") {
+        double = true;
+        i = 2;
+        if b.len() == 2 {
+            return Some(Ipv6Addr::UNSPECIFIED);
+        }
+    }
+    loop {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < b.len() && i - start < 5 {
+            match crate::scan::hex_val(b[i]) {
+                Some(d) => {
+                    v = v << 4 | u32::from(d);
+                    i += 1;
+                }
+                None => break,
+            }
+        }
+        let groups = nh + nt;
+        if b.get(i) == Some(&b'.') {
+            // trailing IPv4: two groups, and it must end the address
+            let v4 = parse_ipv4(&b[start..])?;
+            if groups > 6 {
+                return None;
+            }
+            let o = v4.octets();
+            for g in [
+                u16::from_be_bytes([o[0], o[1]]),
+                u16::from_be_bytes([o[2], o[3]]),
+            ] {
+                if double {
+                    tail[nt] = g;
+                    nt += 1;
+                } else {
+                    head[nh] = g;
+                    nh += 1;
+                }
+            }
+            break;
+        }
+        let len = i - start;
+        if len == 0 || len > 4 || groups >= 8 {
+            return None;
+        }
+        if double {
+            tail[nt] = v as u16;
+            nt += 1;
+        } else {
+            head[nh] = v as u16;
+            nh += 1;
+        }
+        if i == b.len() {
+            break;
+        }
+        if b[i] != b':' {
+            return None;
+        }
+        i += 1;
+        if b.get(i) == Some(&b':') {
+            if double {
+                return None;
+            }
+            double = true;
+            i += 1;
+            if i == b.len() {
+                break;
+            }
+        }
+    }
+    let total = nh + nt;
+    if (double && total > 7) || (!double && total != 8) {
+        return None;
+    }
+    let mut g = [0u16; 8];
+    g[..nh].copy_from_slice(&head[..nh]);
+    g[8 - nt..].copy_from_slice(&tail[..nt]);
+    Some(Ipv6Addr::from(g))
+}
+
+/// Reference definition of hostname (tests check `scan_host` against it):
 /// hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum with
 /// inner hyphens, the top label starts with a letter. Underscores are accepted
 /// inside labels, as deployed DNS names (SRV owners) carry them.
+#[cfg(test)]
 pub(crate) fn is_hostname(b: &[u8]) -> bool {
     if b.is_empty() || b.len() > 255 {
         return false;
     }
     let body = b.strip_suffix(b".").unwrap_or(b);
-    if body.is_empty() {
-        return false;
+    let mut label_len = 0usize;
+    let mut label_first = 0u8;
+    let mut prev = b'.';
+    for &c in body {
+        if c == b'.' {
+            if label_len == 0 || !prev.is_ascii_alphanumeric() {
+                return false;
+            }
+            label_len = 0;
+        } else if c.is_ascii_alphanumeric() {
+            if label_len == 0 {
+                label_first = c;
+            }
+            label_len += 1;
+        } else if (c == b'-' || c == b'_') && label_len > 0 {
+            label_len += 1;
+        } else {
+            return false;
+        }
+        if label_len > 63 {
+            return false;
+        }
+        prev = c;
     }
-    let mut last_label: &[u8] = &[];
-    for label in body.split(|&c| c == b'.') {
-        if label.is_empty() || label.len() > 63 {
-            return false;
-        }
-        let first = label[0];
-        let end = label[label.len() - 1];
-        if !first.is_ascii_alphanumeric() || !(end.is_ascii_alphanumeric()) {
-            return false;
-        }
-        if !label
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        {
-            return false;
-        }
-        last_label = label;
-    }
-    last_label.first().is_some_and(|c| c.is_ascii_alphabetic())
+    label_len > 0 && prev.is_ascii_alphanumeric() && label_first.is_ascii_alphabetic()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn ipv6_random_agrees_with_std(s in "[0-9a-fA-F:.]{0,45}") {
+            prop_assert_eq!(parse_ipv6(s.as_bytes()), s.parse::<Ipv6Addr>().ok());
+        }
+
+        #[test]
+        fn ipv6_of_any_address_round_trips(g in any::<[u16; 8]>()) {
+            let a = Ipv6Addr::from(g);
+            prop_assert_eq!(parse_ipv6(a.to_string().as_bytes()), Some(a));
+            let full = g.iter().map(|x| format!("{x:x}")).collect::<Vec<_>>().join(":");
+            prop_assert_eq!(parse_ipv6(full.as_bytes()), Some(a));
+        }
+    }
 
     #[test]
     fn kinds() {
-        assert_eq!(classify(b"example.com").unwrap(), HostKind::Domain);
-        assert_eq!(classify(b"example.com.").unwrap(), HostKind::Domain);
+        assert_eq!(classify(b"example.com").unwrap(), HostTag::Domain);
+        assert_eq!(classify(b"example.com.").unwrap(), HostTag::Domain);
+        assert_eq!(classify(b"192.0.2.1").unwrap(), HostTag::V4);
         assert_eq!(
-            classify(b"192.0.2.1").unwrap(),
+            Host::parse("192.0.2.1").unwrap().kind(),
             HostKind::Ipv4(Ipv4Addr::new(192, 0, 2, 1))
         );
+        assert_eq!(classify(b"[2001:db8::192.0.2.1]").unwrap(), HostTag::V6);
         assert!(matches!(
-            classify(b"[2001:db8::192.0.2.1]").unwrap(),
+            Host::parse("[2001:db8::192.0.2.1]").unwrap().kind(),
             HostKind::Ipv6(_)
         ));
+        assert_eq!(
+            scan_host(b"h.example.com:5060", 0).unwrap(),
+            (13, HostTag::Domain)
+        );
+        assert_eq!(scan_host(b"x;a", 0).unwrap(), (1, HostTag::Domain));
+        assert!(classify(b"example..com").is_err());
+        assert!(classify(b"example.com..").is_err());
+        assert!(classify(b"1example.2com").is_err());
         assert!(classify(b"[2001:db8:::192.0.2.1]").is_err());
         assert!(classify(b"2001:db8::1").is_err());
         assert!(classify(b"192.0.2.256").is_err());
@@ -187,6 +363,65 @@ mod tests {
         assert!(classify(b"a..com").is_err());
         assert!(classify(b"").is_err());
         assert!(classify(b"[]").is_err());
+        assert!(classify(b"a-.com").is_err());
+        assert!(classify(b"a.-b.com").is_err());
+        assert!(classify(b"_sip._udp.example.com").is_err());
+        assert!(classify(b"sip_1.example.com").is_ok());
+        assert!(classify(b".").is_err());
+        assert!(classify(b"a.b.c.d.e.f.example.com").is_ok());
+        // single pass agrees with the reference definition
+        for h in [
+            "a", "a.", "a-b.c", "a.b-", "-a", "a_b.c", "a._b", "1.a", "a.1", "a..b", "ab.", "a.b.",
+            ".", "", "a.-.b",
+        ] {
+            assert_eq!(
+                classify(h.as_bytes()).is_ok(),
+                is_hostname(h.as_bytes()),
+                "{h}"
+            );
+        }
+        assert!(classify(format!("{}.com", "a".repeat(63)).as_bytes()).is_ok());
+        assert!(classify(format!("{}.com", "a".repeat(64)).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn ipv6_agrees_with_std() {
+        for s in [
+            "::",
+            "::1",
+            "1::",
+            "2001:db8::10",
+            "2001:db8::10:5070",
+            "::ffff:192.0.2.1",
+            "2001:db8::192.0.2.1",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1::8",
+            "2001:db8:::192.0.2.1",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            "12345::",
+            ":1::",
+            "1::2::3",
+            "1:2:3:4:5:6:7::",
+            "::1.2.3.4",
+            "1.2.3.4",
+            "",
+            ":",
+            ":::",
+            "g::",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "::1.2.3",
+            "::1.2.3.4.5",
+            "fe80::1%eth0",
+            "0000:0::00",
+        ] {
+            assert_eq!(
+                parse_ipv6(s.as_bytes()),
+                s.parse::<Ipv6Addr>().ok(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

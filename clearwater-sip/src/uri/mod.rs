@@ -14,13 +14,14 @@ pub(crate) mod host;
 use std::borrow::Cow;
 use std::fmt;
 
+use host::HostTag;
 pub use host::{Host, HostKind};
 
 use crate::error::Error;
 use crate::params::{self, Params};
 use crate::scan::{self, Scanner};
 
-/// A byte range inside a URI's text.
+/// A byte range inside a URI's text; `R::NONE` marks an absent part.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct R {
     s: u32,
@@ -28,6 +29,11 @@ struct R {
 }
 
 impl R {
+    const NONE: R = R {
+        s: u32::MAX,
+        e: u32::MAX,
+    };
+
     #[inline]
     fn new(s: usize, e: usize) -> R {
         // URIs are bounded by the message size limit, far below 4 GiB.
@@ -39,6 +45,58 @@ impl R {
     #[inline]
     fn get<'t>(&self, t: &'t str) -> &'t str {
         t.get(self.s as usize..self.e as usize).unwrap_or("")
+    }
+    #[inline]
+    fn get_opt<'t>(&self, t: &'t str) -> Option<&'t str> {
+        if self.s == u32::MAX {
+            None
+        } else {
+            Some(self.get(t))
+        }
+    }
+}
+
+const NO_PORT: u32 = u32::MAX;
+
+/// Where the parts of a SIP URI are, without the text.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SipLayout {
+    user: R,
+    password: R,
+    host: R,
+    params: R,
+    headers: R,
+    port: u32,
+    secure: bool,
+    host_tag: HostTag,
+}
+
+/// Where the parts of a tel URI are, without the text.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TelLayout {
+    number: R,
+    params: R,
+}
+
+/// A parsed URI's layout without its text: lets an owner that keeps the text
+/// elsewhere (a message, a header value) rebuild the URI without re-parsing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UriLayout {
+    Sip(SipLayout),
+    Tel(TelLayout),
+    Absolute(u32),
+}
+
+impl UriLayout {
+    /// Rebuilds the URI from the exact text it was parsed from.
+    #[inline]
+    pub(crate) fn refill<'t>(&self, text: &'t str) -> Uri<'t> {
+        let text = Cow::Borrowed(text);
+        match *self {
+            UriLayout::Sip(l) => Uri::Sip(SipUri { text, l }),
+            UriLayout::Tel(l) => Uri::Tel(TelUri { text, l }),
+            UriLayout::Absolute(colon) => Uri::Absolute(AbsoluteUri { text, colon }),
+        }
     }
 }
 
@@ -139,59 +197,12 @@ impl<'a> Uri<'a> {
         }
     }
 
-    /// The parsed layout without the text: lets an owner that keeps the text
-    /// elsewhere rebuild the URI with [`Uri::refill`] instead of re-parsing.
-    pub(crate) fn hollow(&self) -> Uri<'static> {
-        let empty = Cow::Borrowed("");
+    /// The layout without the text.
+    pub(crate) fn layout(&self) -> UriLayout {
         match self {
-            Uri::Sip(u) => Uri::Sip(SipUri {
-                text: empty,
-                secure: u.secure,
-                user: u.user,
-                password: u.password,
-                host: u.host,
-                host_kind: u.host_kind,
-                port: u.port,
-                params: u.params,
-                headers: u.headers,
-            }),
-            Uri::Tel(u) => Uri::Tel(TelUri {
-                text: empty,
-                number: u.number,
-                params: u.params,
-            }),
-            Uri::Absolute(u) => Uri::Absolute(AbsoluteUri {
-                text: empty,
-                colon: u.colon,
-            }),
-        }
-    }
-
-    /// Rebuilds a URI from a [`Uri::hollow`] layout and the exact text it was
-    /// parsed from.
-    pub(crate) fn refill<'t>(&self, text: &'t str) -> Uri<'t> {
-        let t = Cow::Borrowed(text);
-        match self {
-            Uri::Sip(u) => Uri::Sip(SipUri {
-                text: t,
-                secure: u.secure,
-                user: u.user,
-                password: u.password,
-                host: u.host,
-                host_kind: u.host_kind,
-                port: u.port,
-                params: u.params,
-                headers: u.headers,
-            }),
-            Uri::Tel(u) => Uri::Tel(TelUri {
-                text: t,
-                number: u.number,
-                params: u.params,
-            }),
-            Uri::Absolute(u) => Uri::Absolute(AbsoluteUri {
-                text: t,
-                colon: u.colon,
-            }),
+            Uri::Sip(u) => UriLayout::Sip(u.l),
+            Uri::Tel(u) => UriLayout::Tel(u.l),
+            Uri::Absolute(u) => UriLayout::Absolute(u.colon),
         }
     }
 }
@@ -230,14 +241,7 @@ impl std::str::FromStr for Uri<'static> {
 #[derive(Clone)]
 pub struct SipUri<'a> {
     text: Cow<'a, str>,
-    secure: bool,
-    user: Option<R>,
-    password: Option<R>,
-    host: R,
-    host_kind: HostKind,
-    port: Option<u16>,
-    params: R,
-    headers: Option<R>,
+    l: SipLayout,
 }
 
 impl<'a> SipUri<'a> {
@@ -259,17 +263,17 @@ impl<'a> SipUri<'a> {
         sc.set_pos(start);
 
         // userinfo: everything before the (only possible) '@'.
-        let (mut user, mut password) = (None, None);
+        let (mut user, mut password) = (R::NONE, R::NONE);
         if let Some(at) = memchr::memchr(b'@', &b[start..]).map(|i| i + start) {
             let u = sc.take_escaped(scan::USER)?;
             if u.is_empty() {
                 return Err(Error::syntax("empty user part"));
             }
-            user = Some(R::new(start, sc.pos()));
+            user = R::new(start, sc.pos());
             if sc.eat(b':') {
                 let ps = sc.pos();
                 sc.take_escaped(scan::PASSWORD)?;
-                password = Some(R::new(ps, sc.pos()));
+                password = R::new(ps, sc.pos());
             }
             if sc.pos() != at {
                 return Err(Error::syntax("bad character in user part"));
@@ -279,28 +283,15 @@ impl<'a> SipUri<'a> {
 
         // host
         let hs = sc.pos();
-        if sc.peek() == Some(b'[') {
-            match memchr::memchr(b']', sc.rest()) {
-                Some(i) => sc.set_pos(hs + i + 1),
-                None => return Err(Error::syntax("unterminated IPv6 reference")),
-            }
-        } else {
-            sc.take_class(scan::HOST);
-            // '_' is tolerated in host names (see host::is_hostname).
-            while sc.peek() == Some(b'_') {
-                sc.set_pos(sc.pos() + 1);
-                sc.take_class(scan::HOST);
-            }
-        }
-        let host = R::new(hs, sc.pos());
-        let host_kind = host::classify(&b[hs..sc.pos()])?;
+        let (he, host_tag) = host::scan_host(b, hs)?;
+        let host = R::new(hs, he);
+        sc.set_pos(he);
 
         // port
-        let mut port = None;
+        let mut port = NO_PORT;
         if sc.eat(b':') {
             let digits = sc.take_class(scan::DIGIT);
-            let p = scan::parse_decimal(digits, 65535).ok_or(Error::syntax("bad port"))?;
-            port = Some(p as u16);
+            port = scan::parse_decimal(digits, 65535).ok_or(Error::syntax("bad port"))? as u32;
         }
 
         // uri-parameters
@@ -320,7 +311,7 @@ impl<'a> SipUri<'a> {
         let params = R::new(ps, sc.pos());
 
         // headers
-        let mut headers = None;
+        let mut headers = R::NONE;
         if sc.eat(b'?') {
             let hs = sc.pos();
             loop {
@@ -334,21 +325,23 @@ impl<'a> SipUri<'a> {
                     break;
                 }
             }
-            headers = Some(R::new(hs, sc.pos()));
+            headers = R::new(hs, sc.pos());
         }
         if !sc.at_end() {
             return Err(Error::syntax("unexpected character in SIP URI"));
         }
         Ok(SipUri {
             text,
-            secure,
-            user,
-            password,
-            host,
-            host_kind,
-            port,
-            params,
-            headers,
+            l: SipLayout {
+                user,
+                password,
+                host,
+                params,
+                headers,
+                port,
+                secure,
+                host_tag,
+            },
         })
     }
 
@@ -381,42 +374,42 @@ impl<'a> SipUri<'a> {
 
     /// The scheme as written.
     pub fn scheme(&self) -> &str {
-        &self.text[..if self.secure { 4 } else { 3 }]
+        &self.text[..if self.l.secure { 4 } else { 3 }]
     }
 
     /// Whether this is a `sips:` URI.
     #[inline]
     pub fn is_secure(&self) -> bool {
-        self.secure
+        self.l.secure
     }
 
     /// The user part, raw (escapes intact; may contain `;` as in RFC 4475 §3.1.1.9).
     #[inline]
     pub fn user(&self) -> Option<&str> {
-        self.user.map(|r| r.get(&self.text))
+        self.l.user.get_opt(&self.text)
     }
 
     /// The password, raw.
     pub fn password(&self) -> Option<&str> {
-        self.password.map(|r| r.get(&self.text))
+        self.l.password.get_opt(&self.text)
     }
 
     /// The host as written.
     #[inline]
     pub fn host(&self) -> Host<'_> {
-        Host::new(self.host.get(&self.text), self.host_kind)
+        Host::new(self.l.host.get(&self.text), self.l.host_tag)
     }
 
     /// The explicit port, if any.
     #[inline]
     pub fn port(&self) -> Option<u16> {
-        self.port
+        (self.l.port != NO_PORT).then_some(self.l.port as u16)
     }
 
     /// The URI parameters.
     #[inline]
     pub fn params(&self) -> Params<'_> {
-        Params::new(self.params.get(&self.text))
+        Params::new(self.l.params.get(&self.text))
     }
 
     /// The value of URI parameter `name` (raw); `Some(None)` for a flag.
@@ -446,7 +439,7 @@ impl<'a> SipUri<'a> {
 
     /// The raw headers component (after `?`), if any.
     pub fn headers(&self) -> Option<&str> {
-        self.headers.map(|r| r.get(&self.text))
+        self.l.headers.get_opt(&self.text)
     }
 
     /// The headers component as `(name, value)` pairs, raw.
@@ -462,19 +455,12 @@ impl<'a> SipUri<'a> {
     pub fn into_owned(self) -> SipUri<'static> {
         SipUri {
             text: Cow::Owned(self.text.into_owned()),
-            secure: self.secure,
-            user: self.user,
-            password: self.password,
-            host: self.host,
-            host_kind: self.host_kind,
-            port: self.port,
-            params: self.params,
-            headers: self.headers,
+            l: self.l,
         }
     }
 
     fn rebuild(&self, params: &str, headers: Option<&str>) -> Result<SipUri<'static>, Error> {
-        let end_hostport = self.params.s as usize;
+        let end_hostport = self.l.params.s as usize;
         let mut s = String::with_capacity(self.text.len() + params.len() + 8);
         s.push_str(&self.text[..end_hostport]);
         s.push_str(params);
@@ -488,14 +474,14 @@ impl<'a> SipUri<'a> {
     /// A copy with URI parameter `name` set (`value` `None` for a flag), replacing
     /// an existing one.
     pub fn with_param(&self, name: &str, value: Option<&str>) -> Result<SipUri<'static>, Error> {
-        let p = params::edit_params(self.params.get(&self.text), name, Some(value))?;
+        let p = params::edit_params(self.l.params.get(&self.text), name, Some(value))?;
         self.rebuild(&p, self.headers())
             .map_err(|_| Error::Invalid("parameter not valid in a URI"))
     }
 
     /// A copy without URI parameter `name`.
     pub fn without_param(&self, name: &str) -> SipUri<'static> {
-        let p = params::edit_params(self.params.get(&self.text), name, None).unwrap_or_default();
+        let p = params::edit_params(self.l.params.get(&self.text), name, None).unwrap_or_default();
         // Removing a parameter from a valid URI leaves a valid URI.
         self.rebuild(&p, self.headers())
             .unwrap_or_else(|_| self.clone().into_owned())
@@ -504,7 +490,7 @@ impl<'a> SipUri<'a> {
     /// A copy without the headers component (as RFC 3261 §8.1.1.1 requires of a
     /// Request-URI built from a URI).
     pub fn without_headers(&self) -> SipUri<'static> {
-        self.rebuild(self.params.get(&self.text), None)
+        self.rebuild(self.l.params.get(&self.text), None)
             .unwrap_or_else(|_| self.clone().into_owned())
     }
 }
@@ -512,7 +498,7 @@ impl<'a> SipUri<'a> {
 impl PartialEq for SipUri<'_> {
     /// RFC 3261 §19.1.4 equivalence.
     fn eq(&self, other: &Self) -> bool {
-        if self.secure != other.secure || self.port != other.port {
+        if self.l.secure != other.l.secure || self.l.port != other.l.port {
             return false;
         }
         if !opt_eq_escaped(self.user(), other.user(), false)
@@ -581,8 +567,7 @@ impl fmt::Debug for SipUri<'_> {
 #[derive(Clone)]
 pub struct TelUri<'a> {
     text: Cow<'a, str>,
-    number: R,
-    params: R,
+    l: TelLayout,
 }
 
 impl<'a> TelUri<'a> {
@@ -631,8 +616,10 @@ impl<'a> TelUri<'a> {
             return Err(Error::syntax("unexpected character in tel URI"));
         }
         Ok(TelUri {
-            number: R::new(4, end),
-            params: R::new(end, b.len()),
+            l: TelLayout {
+                number: R::new(4, end),
+                params: R::new(end, b.len()),
+            },
             text,
         })
     }
@@ -646,7 +633,7 @@ impl<'a> TelUri<'a> {
     /// The number as written (with `+` and visual separators).
     #[inline]
     pub fn number(&self) -> &str {
-        self.number.get(&self.text)
+        self.l.number.get(&self.text)
     }
 
     /// The number without visual separators (`-`, `.`, `(`, `)`).
@@ -666,7 +653,7 @@ impl<'a> TelUri<'a> {
     /// The parameters.
     #[inline]
     pub fn params(&self) -> Params<'_> {
-        Params::new(self.params.get(&self.text))
+        Params::new(self.l.params.get(&self.text))
     }
 
     /// The `phone-context` parameter.
@@ -678,8 +665,7 @@ impl<'a> TelUri<'a> {
     pub fn into_owned(self) -> TelUri<'static> {
         TelUri {
             text: Cow::Owned(self.text.into_owned()),
-            number: self.number,
-            params: self.params,
+            l: self.l,
         }
     }
 }
