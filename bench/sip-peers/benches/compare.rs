@@ -118,7 +118,7 @@ fn parse_only(c: &mut Criterion) {
 
 /// Print only: every accepted message is parsed once, outside the timing.
 fn serialize_preparsed(c: &mut Criterion) {
-    use clearwater_sip_bench::{ezk_peer, rsip_peer, rvoip_peer};
+    use clearwater_sip_bench::{clearwater_peer, ezk_peer, rsip_peer, rvoip_peer};
 
     let corpus = corpus();
     let name = "serialize_preparsed";
@@ -152,10 +152,14 @@ fn serialize_preparsed(c: &mut Criterion) {
         });
     }
 
-    // CLEARWATER CONTENDER: add
-    //   one(&mut group, name, "clearwater", &corpus, clearwater_peer::parse,
-    //       clearwater_peer::serialize_parsed);
-    // (with `clearwater_peer` imported above) once `src/clearwater_peer.rs` exists.
+    one(
+        &mut group,
+        name,
+        "clearwater",
+        &corpus,
+        clearwater_peer::parse,
+        clearwater_peer::serialize_parsed,
+    );
     one(
         &mut group,
         name,

@@ -24,24 +24,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+pub mod clearwater_peer;
 pub mod ezk_peer;
 pub mod rsip_peer;
 pub mod rvoip_peer;
-
-// ---------------------------------------------------------------------------------------------
-// CLEARWATER CONTENDER — to be added by the main engineer:
-//   1. add `clearwater-sip = { workspace = true }` under [dependencies] in this package's
-//      Cargo.toml;
-//   2. create `src/clearwater_peer.rs` exposing `summarize`, `work`, `serialize`, `proxy_edit`
-//      (and optionally `parse_only`, `serialize_bytes`, `proxy_edit_bytes`, `parse`,
-//      `serialize_parsed`) with the signatures used by the peer modules (see `ezk_peer.rs`
-//      for a template);
-//   3. uncomment the `pub mod clearwater_peer;` line below and the `clearwater` entry in
-//      [`PEERS`]. The test (`tests/peers.rs`) and the benchmark (`benches/compare.rs`) iterate
-//      over [`PEERS`]; the only per-peer code elsewhere is the pre-parsed serialisation group
-//      in the bench, also marked `CLEARWATER CONTENDER`.
-// pub mod clearwater_peer;
-// ---------------------------------------------------------------------------------------------
 
 /// What every parser must extract from one message (the benchmark's unit of work).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -129,18 +115,17 @@ pub struct Peer {
 
 /// Every contender, in the order the benchmark runs them.
 pub const PEERS: &[Peer] = &[
-    // CLEARWATER CONTENDER: uncomment once `src/clearwater_peer.rs` exists.
-    // Peer {
-    //     name: "clearwater",
-    //     crate_version: "clearwater-sip (workspace)",
-    //     summarize: clearwater_peer::summarize,
-    //     work: clearwater_peer::work,
-    //     serialize: clearwater_peer::serialize,
-    //     proxy_edit: clearwater_peer::proxy_edit,
-    //     parse_only: None, // or Some(clearwater_peer::parse_only)
-    //     serialize_bytes: None, // or Some(clearwater_peer::serialize_bytes)
-    //     proxy_edit_bytes: None, // or Some(clearwater_peer::proxy_edit_bytes)
-    // },
+    Peer {
+        name: "clearwater",
+        crate_version: "clearwater-sip (workspace)",
+        summarize: clearwater_peer::summarize,
+        work: clearwater_peer::work,
+        serialize: clearwater_peer::serialize,
+        proxy_edit: clearwater_peer::proxy_edit,
+        parse_only: Some(clearwater_peer::parse_only),
+        serialize_bytes: Some(clearwater_peer::serialize_bytes),
+        proxy_edit_bytes: Some(clearwater_peer::proxy_edit_bytes),
+    },
     Peer {
         name: "rsip",
         crate_version: "rsip 0.4.0",
