@@ -1,0 +1,308 @@
+//! Fuzz target bodies: each takes arbitrary bytes, drives one entry point of
+//! clearwater-sip and checks invariants beyond "does not panic". Shared by the
+//! cargo-fuzz targets (`fuzz/fuzz_targets/*.rs`) and the corpus replay test
+//! (`clearwater-sip/tests/fuzz_corpus.rs`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use bytes::Bytes;
+use clearwater_sip::digest::{DigestChallenge, DigestCredentials};
+use clearwater_sip::header::*;
+use clearwater_sip::{
+    Frame, Framer, HeaderName, Limits, Message, Triage, TriageConfig, TypedHeader, Uri,
+};
+
+/// Inbound triage of a datagram, then every accessor and a round of edits.
+pub fn triage(data: &[u8]) {
+    let raw = Bytes::copy_from_slice(data);
+    match triage_with(raw.clone()) {
+        Triage::Accept(msg) => {
+            let out = msg.to_bytes();
+            // An unedited message serialises to the received octets (after any
+            // leading CRLFs, before any discarded trailing octets).
+            assert!(
+                data.windows(out.len()).any(|w| w == &out[..]),
+                "serialised message is not the received bytes"
+            );
+            let again = Message::parse(out).expect("accepted message re-parses");
+            assert_eq!(again.headers().len(), msg.headers().len());
+            read_all(&msg);
+            edit(msg);
+        }
+        Triage::Reject(r) => {
+            assert!(r.status().as_u16() >= 400);
+            assert!(!r.reason().contains('\r') && !r.reason().contains('\n'));
+            if let Some(resp) = r.response(Some("fuzz")) {
+                let parsed = Message::parse(resp.to_bytes()).expect("stateless response parses");
+                let status = parsed.as_response().expect("is a response").status();
+                assert_eq!(status, r.status());
+            }
+        }
+        Triage::Drop(_) => {}
+    }
+}
+
+fn triage_with(raw: Bytes) -> Triage {
+    clearwater_sip::triage(raw, &TriageConfig::default())
+}
+
+fn read_all(m: &Message) {
+    for h in m.headers().iter() {
+        let _ = h.value_str();
+        let _ = h.name();
+    }
+    let _ = m.via().map(|v| {
+        (
+            v.branch().map(str::len),
+            v.received_ip(),
+            v.rport(),
+            v.host().kind(),
+        )
+    });
+    for v in m.vias() {
+        let _ = v.map(|v| v.to_string());
+    }
+    let _ = m.from().map(|f| {
+        (
+            f.tag().map(str::len),
+            f.display_name().map(|d| d.len()),
+            f.uri().to_string(),
+        )
+    });
+    let _ = m.to().map(|t| t.uri().user().len());
+    let _ = m.call_id();
+    let _ = m.cseq();
+    let _ = m.max_forwards();
+    for c in m.contacts() {
+        let _ = c.map(|c| {
+            (
+                c.expires(),
+                c.q(),
+                c.reg_id(),
+                c.sip_instance().map(|s| s.len()),
+            )
+        });
+    }
+    for r in m.routes() {
+        let _ = r.map(|r| r.uri().as_sip().map(|s| s.is_loose_route()));
+    }
+    let _ = m.record_routes().count();
+    let _ = m.content_type();
+    let _ = m.typed::<WwwAuthenticate<'_>>();
+    let _ = m
+        .typed::<Authorization<'_>>()
+        .map(|a| a.map(|a| DigestCredentials::from_credentials(&a)));
+    let _ = m.typed_all::<PAssertedIdentity<'_>>().count();
+    let _ = m.typed::<PChargingVector<'_>>();
+    let _ = m.typed_all::<SecurityClient<'_>>().count();
+    let _ = m.typed::<Event<'_>>();
+    let _ = m.typed::<SessionExpires<'_>>();
+    if let Message::Request(r) = m {
+        let _ = r.uri().to_string();
+    }
+}
+
+fn edit(mut m: Message) {
+    let via = Via::new("UDP", "192.0.2.1", Some(5060), "z9hG4bK-fuzz").unwrap();
+    m.push_via(&via).unwrap();
+    let _ = m.pop_route();
+    m.set_body(Bytes::from_static(b"x"), Some("text/plain"))
+        .unwrap();
+    m.set_header(&HeaderName::MAX_FORWARDS, "69").unwrap();
+    let out = m.to_bytes();
+    let again = Message::parse(out).expect("edited message re-parses");
+    assert_eq!(again.body().as_ref(), b"x");
+    assert_eq!(again.via().unwrap().branch(), Some("z9hG4bK-fuzz"));
+}
+
+/// URI parsing: Display reproduces the input; parsing is reflexive under the
+/// RFC equality; owned copies are equal.
+pub fn uri(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(u) = Uri::parse(s) {
+        assert_eq!(u.to_string(), s);
+        assert!(u == u.clone(), "URI equality is reflexive");
+        let owned = u.clone().into_owned();
+        assert!(owned == u);
+        let _ = u.user();
+        if let Some(sip) = u.as_sip() {
+            let _ = (
+                sip.host().kind(),
+                sip.port(),
+                sip.params().len(),
+                sip.header_pairs().count(),
+            );
+            if let Ok(p) = sip.with_param("fz", None) {
+                assert!(p.params().contains("fz"));
+                assert!(Uri::parse(p.as_str()).is_ok());
+            }
+            let _ = sip.without_headers();
+        }
+        if let Some(tel) = u.as_tel() {
+            let _ = (tel.digits(), tel.phone_context());
+        }
+    }
+}
+
+/// Stream framing: a complete frame never extends past the data, and no
+/// prefix of it is reported complete.
+pub fn framer(data: &[u8]) {
+    let small = Framer::new(Limits::default().with_max_message_size(4096));
+    for framer in [Framer::default(), small] {
+        let mut at = 0;
+        let mut frames = 0;
+        while at < data.len() && frames < 64 {
+            match framer.frame(&data[at..]) {
+                Ok(Frame::Partial) | Err(_) => break,
+                Ok(f) => {
+                    let n = f.len();
+                    assert!(n > 0 && at + n <= data.len());
+                    if let Frame::Complete(_) = f {
+                        for cut in [n / 2, n.saturating_sub(1)] {
+                            if cut > 0 {
+                                let r = framer.frame(&data[at..at + cut]);
+                                assert!(
+                                    !matches!(r, Ok(Frame::Complete(m)) if m > cut),
+                                    "frame beyond the data"
+                                );
+                            }
+                        }
+                        let _ = Message::parse(Bytes::copy_from_slice(&data[at..at + n]));
+                    }
+                    at += n;
+                    frames += 1;
+                }
+            }
+        }
+    }
+}
+
+/// `$h` parses; its Display form parses again to the same Display form.
+macro_rules! round_trip {
+    ($h:ty, $s:expr) => {
+        if let Ok(h) = <$h as TypedHeader<'_>>::parse($s) {
+            let shown = h.to_string();
+            let again = <$h as TypedHeader<'_>>::parse(&shown)
+                .unwrap_or_else(|e| panic!("{shown:?} does not re-parse: {e}"));
+            assert_eq!(again.to_string(), shown);
+        }
+    };
+}
+
+fn as_str(data: &[u8]) -> Option<&str> {
+    std::str::from_utf8(data).ok()
+}
+
+/// Via.
+pub fn header_via(data: &[u8]) {
+    let Some(s) = as_str(data) else { return };
+    round_trip!(Via<'_>, s);
+    if let Ok(v) = Via::parse(s) {
+        let _ = (
+            v.branch(),
+            v.received_ip(),
+            v.rport(),
+            v.ttl(),
+            v.maddr(),
+            v.host().kind(),
+        );
+        let r = v.with_received("192.0.2.9".parse().unwrap()).with_rport(1);
+        assert_eq!(r.rport(), Some(Some(1)));
+        assert_eq!(r.branch(), v.branch());
+    }
+}
+
+/// name-addr headers (From/To/Contact/Route/P-Asserted-Identity...).
+pub fn header_name_addr(data: &[u8]) {
+    let Some(s) = as_str(data) else { return };
+    round_trip!(From<'_>, s);
+    round_trip!(Contact<'_>, s);
+    round_trip!(Route<'_>, s);
+    round_trip!(PAssertedIdentity<'_>, s);
+    round_trip!(PServedUser<'_>, s);
+    round_trip!(HistoryInfo<'_>, s);
+    if let Ok(a) = NameAddr::parse(s) {
+        let _ = (a.display_name(), a.uri().to_string(), a.tag());
+        if let Ok(b) = a.with_param("tag", Some("fz")) {
+            assert_eq!(b.tag(), Some("fz"));
+            assert!(NameAddr::parse(b.as_str()).is_ok());
+        }
+    }
+    if let Ok(c) = <Contact<'_> as TypedHeader<'_>>::parse(s) {
+        let _ = (
+            c.expires(),
+            c.q(),
+            c.reg_id(),
+            c.sip_instance(),
+            c.pub_gruu(),
+            c.temp_gruu(),
+        );
+    }
+}
+
+/// Scalar and token headers.
+pub fn header_simple(data: &[u8]) {
+    let Some(s) = as_str(data) else { return };
+    round_trip!(CallId<'_>, s);
+    round_trip!(CSeq, s);
+    round_trip!(MaxForwards, s);
+    round_trip!(Expires, s);
+    round_trip!(ContentType<'_>, s);
+    round_trip!(Date<'_>, s);
+    round_trip!(Supported<'_>, s);
+    round_trip!(Allow, s);
+}
+
+/// Authentication headers and the digest views over them.
+pub fn header_auth(data: &[u8]) {
+    let Some(s) = as_str(data) else { return };
+    round_trip!(WwwAuthenticate<'_>, s);
+    round_trip!(Authorization<'_>, s);
+    if let Ok(c) = Challenge::parse(s)
+        && let Ok(d) = DigestChallenge::from_challenge(&c)
+    {
+        let shown = d.to_string();
+        let back = Challenge::parse(&shown).expect("digest challenge Display parses");
+        let again = DigestChallenge::from_challenge(&back).expect("and is a digest challenge");
+        assert_eq!(again.realm, d.realm);
+        assert_eq!(again.nonce, d.nonce);
+    }
+    if let Ok(c) = Credentials::parse(s)
+        && let Ok(d) = DigestCredentials::from_credentials(&c)
+    {
+        let _ = d.verify("REGISTER", b"secret", b"");
+        let shown = d.to_string();
+        let back = Credentials::parse(&shown).expect("digest credentials Display parses");
+        let again = DigestCredentials::from_credentials(&back).expect("and are digest credentials");
+        assert_eq!(again.username, d.username);
+        assert_eq!(again.response, d.response);
+    }
+}
+
+/// IMS P-headers and security agreement.
+pub fn header_ims(data: &[u8]) {
+    let Some(s) = as_str(data) else { return };
+    round_trip!(PChargingVector<'_>, s);
+    round_trip!(PChargingFunctionAddresses<'_>, s);
+    round_trip!(PAccessNetworkInfo<'_>, s);
+    round_trip!(PVisitedNetworkId<'_>, s);
+    round_trip!(Privacy<'_>, s);
+    round_trip!(SecurityClient<'_>, s);
+    round_trip!(PAssertedService<'_>, s);
+}
+
+/// Event, session timer, caller preferences and the rest.
+pub fn header_misc(data: &[u8]) {
+    let Some(s) = as_str(data) else { return };
+    round_trip!(Event<'_>, s);
+    round_trip!(SubscriptionState<'_>, s);
+    round_trip!(AcceptContact<'_>, s);
+    round_trip!(SessionExpires<'_>, s);
+    round_trip!(MinSe<'_>, s);
+    round_trip!(RetryAfter<'_>, s);
+    round_trip!(Reason<'_>, s);
+    round_trip!(Warning<'_>, s);
+    round_trip!(RAck, s);
+    round_trip!(Timestamp<'_>, s);
+}
