@@ -93,11 +93,15 @@ impl<'a> NameAddr<'a> {
                 }
             }
         }
-        let (uri, angle) = if sc.eat(b'<') {
+        let (uri, angle, layout) = if sc.eat(b'<') {
+            // The URI grammar cannot contain '>', so the URI parser stops there.
             let us = sc.pos();
-            let close = memchr::memchr(b'>', sc.rest()).ok_or(Error::syntax("missing '>'"))?;
-            sc.set_pos(us + close + 1);
-            (R::new(us, us + close), true)
+            let (layout, n) = Uri::parse_prefix(sc.rest())?;
+            if b.get(us + n) != Some(&b'>') {
+                return Err(Error::syntax("bad character in URI or missing '>'"));
+            }
+            sc.set_pos(us + n + 1);
+            (R::new(us, us + n), true, layout)
         } else {
             if form == Form::Angle {
                 return Err(Error::syntax("URI must be enclosed in <>"));
@@ -111,9 +115,9 @@ impl<'a> NameAddr<'a> {
                 }
                 sc.set_pos(sc.pos() + 1);
             }
-            (R::new(us, sc.pos()), false)
+            let uri = R::new(us, sc.pos());
+            (uri, false, Uri::parse(uri.get(&text))?.layout())
         };
-        let layout = Uri::parse(uri.get(&text))?.layout();
         let ps = sc.pos();
         let mut tag = None;
         if form != Form::NoParams {

@@ -129,10 +129,7 @@ impl<'a> Uri<'a> {
 
     fn parse_cow(text: Cow<'a, str>) -> Result<Uri<'a>, Error> {
         let b = text.as_bytes();
-        let colon = b
-            .iter()
-            .position(|&c| c == b':')
-            .ok_or(Error::syntax("URI without scheme"))?;
+        let colon = scheme_len(b).map_err(|_| Error::syntax("URI without scheme"))?;
         let scheme = &b[..colon];
         if scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips") {
             SipUri::parse_cow(text).map(Uri::Sip)
@@ -140,6 +137,21 @@ impl<'a> Uri<'a> {
             TelUri::parse_cow(text).map(Uri::Tel)
         } else {
             AbsoluteUri::parse_cow(text).map(Uri::Absolute)
+        }
+    }
+
+    /// Parses the URI at the start of `b`, stopping where it can no longer
+    /// continue (at `>` in a name-addr); returns its layout (offsets relative
+    /// to `b`) and its length. The caller checks what follows.
+    pub(crate) fn parse_prefix(b: &[u8]) -> Result<(UriLayout, usize), Error> {
+        let colon = scheme_len(b).map_err(|_| Error::syntax("URI without scheme"))?;
+        let scheme = &b[..colon];
+        if scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips") {
+            sip_prefix(b).map(|(l, n)| (UriLayout::Sip(l), n))
+        } else if scheme.eq_ignore_ascii_case(b"tel") {
+            tel_prefix(b).map(|(l, n)| (UriLayout::Tel(l), n))
+        } else {
+            absolute_prefix(b).map(|(c, n)| (UriLayout::Absolute(c), n))
         }
     }
 
@@ -251,98 +263,11 @@ impl<'a> SipUri<'a> {
     }
 
     fn parse_cow(text: Cow<'a, str>) -> Result<SipUri<'a>, Error> {
-        let b = text.as_bytes();
-        let (secure, start) = if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"sip:") {
-            (false, 4)
-        } else if b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"sips:") {
-            (true, 5)
-        } else {
-            return Err(Error::syntax("not a sip or sips URI"));
-        };
-        let mut sc = Scanner::new(b);
-        sc.set_pos(start);
-
-        // userinfo: everything before the (only possible) '@'.
-        let (mut user, mut password) = (R::NONE, R::NONE);
-        if let Some(at) = memchr::memchr(b'@', &b[start..]).map(|i| i + start) {
-            let u = sc.take_escaped(scan::USER)?;
-            if u.is_empty() {
-                return Err(Error::syntax("empty user part"));
-            }
-            user = R::new(start, sc.pos());
-            if sc.eat(b':') {
-                let ps = sc.pos();
-                sc.take_escaped(scan::PASSWORD)?;
-                password = R::new(ps, sc.pos());
-            }
-            if sc.pos() != at {
-                return Err(Error::syntax("bad character in user part"));
-            }
-            sc.set_pos(at + 1);
-        }
-
-        // host
-        let hs = sc.pos();
-        let (he, host_tag) = host::scan_host(b, hs)?;
-        let host = R::new(hs, he);
-        sc.set_pos(he);
-
-        // port
-        let mut port = NO_PORT;
-        if sc.eat(b':') {
-            let digits = sc.take_class(scan::DIGIT);
-            port = scan::parse_decimal(digits, 65535).ok_or(Error::syntax("bad port"))? as u32;
-        }
-
-        // uri-parameters
-        let ps = sc.pos();
-        while sc.eat(b';') {
-            let name = sc.take_escaped(scan::PARAM)?;
-            if name.is_empty() {
-                return Err(Error::syntax("empty URI parameter"));
-            }
-            if sc.eat(b'=') {
-                let v = sc.take_escaped(scan::PARAM)?;
-                if v.is_empty() {
-                    return Err(Error::syntax("empty URI parameter value"));
-                }
-            }
-        }
-        let params = R::new(ps, sc.pos());
-
-        // headers
-        let mut headers = R::NONE;
-        if sc.eat(b'?') {
-            let hs = sc.pos();
-            loop {
-                let name = sc.take_escaped(scan::HNV)?;
-                if name.is_empty() {
-                    return Err(Error::syntax("empty URI header name"));
-                }
-                sc.expect(b'=', "URI header without '='")?;
-                sc.take_escaped(scan::HNV)?;
-                if !sc.eat(b'&') {
-                    break;
-                }
-            }
-            headers = R::new(hs, sc.pos());
-        }
-        if !sc.at_end() {
+        let (l, end) = sip_prefix(text.as_bytes())?;
+        if end != text.len() {
             return Err(Error::syntax("unexpected character in SIP URI"));
         }
-        Ok(SipUri {
-            text,
-            l: SipLayout {
-                user,
-                password,
-                host,
-                params,
-                headers,
-                port,
-                secure,
-                host_tag,
-            },
-        })
+        Ok(SipUri { text, l })
     }
 
     /// A `sip:` URI for `host` (a domain, IPv4 address or `[IPv6]` reference),
@@ -495,6 +420,112 @@ impl<'a> SipUri<'a> {
     }
 }
 
+/// Parses a SIP URI at the start of `b`, stopping at the first byte that cannot
+/// continue it (end of input, `>`, white space...). Returns its layout (offsets
+/// relative to `b`) and where it ended.
+fn sip_prefix(b: &[u8]) -> Result<(SipLayout, usize), Error> {
+    let (secure, start) = if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"sip:") {
+        (false, 4)
+    } else if b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"sips:") {
+        (true, 5)
+    } else {
+        return Err(Error::syntax("not a sip or sips URI"));
+    };
+    let mut sc = Scanner::new(b);
+    sc.set_pos(start);
+
+    // userinfo: user characters (a superset of host characters) followed by
+    // '@', possibly with ":password" before it; otherwise there is none and
+    // the host starts right after the scheme. The scan stops at '>' or white
+    // space, so an '@' further on (in header parameters) is never taken.
+    let (mut user, mut password) = (R::NONE, R::NONE);
+    let u = sc.take_escaped(scan::USER)?;
+    let mut has_user = sc.peek() == Some(b'@');
+    let mut pass_range = R::NONE;
+    if !has_user && sc.peek() == Some(b':') {
+        let save = sc.pos();
+        sc.set_pos(save + 1);
+        let ps = sc.pos();
+        sc.take_escaped(scan::PASSWORD)?;
+        if sc.peek() == Some(b'@') {
+            has_user = true;
+            pass_range = R::new(ps, sc.pos());
+        } else {
+            sc.set_pos(save);
+        }
+    }
+    if has_user {
+        if u.is_empty() {
+            return Err(Error::syntax("empty user part"));
+        }
+        user = R::new(start, start + u.len());
+        password = pass_range;
+        sc.set_pos(sc.pos() + 1);
+    } else {
+        sc.set_pos(start);
+    }
+
+    // host
+    let hs = sc.pos();
+    let (he, host_tag) = host::scan_host(b, hs)?;
+    let host = R::new(hs, he);
+    sc.set_pos(he);
+
+    // port
+    let mut port = NO_PORT;
+    if sc.eat(b':') {
+        let digits = sc.take_class(scan::DIGIT);
+        port = scan::parse_decimal(digits, 65535).ok_or(Error::syntax("bad port"))? as u32;
+    }
+
+    // uri-parameters
+    let ps = sc.pos();
+    while sc.eat(b';') {
+        let name = sc.take_escaped(scan::PARAM)?;
+        if name.is_empty() {
+            return Err(Error::syntax("empty URI parameter"));
+        }
+        if sc.eat(b'=') {
+            let v = sc.take_escaped(scan::PARAM)?;
+            if v.is_empty() {
+                return Err(Error::syntax("empty URI parameter value"));
+            }
+        }
+    }
+    let params = R::new(ps, sc.pos());
+
+    // headers
+    let mut headers = R::NONE;
+    if sc.eat(b'?') {
+        let hs = sc.pos();
+        loop {
+            let name = sc.take_escaped(scan::HNV)?;
+            if name.is_empty() {
+                return Err(Error::syntax("empty URI header name"));
+            }
+            sc.expect(b'=', "URI header without '='")?;
+            sc.take_escaped(scan::HNV)?;
+            if !sc.eat(b'&') {
+                break;
+            }
+        }
+        headers = R::new(hs, sc.pos());
+    }
+    Ok((
+        SipLayout {
+            user,
+            password,
+            host,
+            params,
+            headers,
+            port,
+            secure,
+            host_tag,
+        },
+        sc.pos(),
+    ))
+}
+
 impl PartialEq for SipUri<'_> {
     /// RFC 3261 §19.1.4 equivalence.
     fn eq(&self, other: &Self) -> bool {
@@ -510,20 +541,33 @@ impl PartialEq for SipUri<'_> {
             return false;
         }
         // Parameters: those in both must match; user/ttl/method/maddr/transport
-        // must be in both or neither.
+        // must be in both or neither. A name repeated in a URI (legal, if odd)
+        // compares its values in order, so equality stays an equivalence.
         let (pa, pb) = (self.params(), other.params());
-        for (n, v) in pa.iter() {
-            match pb.iter().find(|(m, _)| eq_escaped(n, m, true)) {
-                Some((_, w)) => {
-                    if !opt_eq_escaped(v, w, true) {
-                        return false;
-                    }
+        for (i, (n, _)) in pa.iter().enumerate() {
+            if pa.iter().take(i).any(|(m, _)| eq_escaped(n, m, true)) {
+                continue; // name already compared
+            }
+            let named = |p: Params<'_>| -> Vec<Option<String>> {
+                p.iter()
+                    .filter(|(m, _)| eq_escaped(n, m, true))
+                    .map(|(_, v)| v.map(str::to_owned))
+                    .collect()
+            };
+            let (va, vb) = (named(pa), named(pb));
+            if vb.is_empty() {
+                if is_strict_param(n) {
+                    return false;
                 }
-                None => {
-                    if is_strict_param(n) {
-                        return false;
-                    }
-                }
+                continue;
+            }
+            if va.len() != vb.len()
+                || !va
+                    .iter()
+                    .zip(&vb)
+                    .all(|(x, y)| opt_eq_escaped(x.as_deref(), y.as_deref(), true))
+            {
+                return false;
             }
         }
         for (n, _) in pb.iter() {
@@ -531,14 +575,16 @@ impl PartialEq for SipUri<'_> {
                 return false;
             }
         }
-        // Headers: every header in either must be in both and match.
+        // Headers: every header in either must be in the other and match.
         let ha: Vec<_> = self.header_pairs().collect();
         let hb: Vec<_> = other.header_pairs().collect();
-        ha.len() == hb.len()
-            && ha.iter().all(|(n, v)| {
-                hb.iter()
+        let covered = |x: &[(&str, &str)], y: &[(&str, &str)]| {
+            x.iter().all(|(n, v)| {
+                y.iter()
                     .any(|(m, w)| eq_escaped(n, m, true) && eq_escaped(v, w, true))
             })
+        };
+        covered(&ha, &hb) && covered(&hb, &ha)
     }
 }
 
@@ -577,51 +623,11 @@ impl<'a> TelUri<'a> {
     }
 
     fn parse_cow(text: Cow<'a, str>) -> Result<TelUri<'a>, Error> {
-        let b = text.as_bytes();
-        if b.len() < 4 || !b[..4].eq_ignore_ascii_case(b"tel:") {
-            return Err(Error::syntax("not a tel URI"));
-        }
-        let end = memchr::memchr(b';', &b[4..]).map_or(b.len(), |i| i + 4);
-        let num = &b[4..end];
-        let visual = |c: u8| matches!(c, b'-' | b'.' | b'(' | b')');
-        let ok = if let Some(digits) = num.strip_prefix(b"+") {
-            digits.iter().all(|&c| c.is_ascii_digit() || visual(c))
-                && digits.iter().any(u8::is_ascii_digit)
-        } else {
-            num.iter()
-                .all(|&c| c.is_ascii_hexdigit() || c == b'*' || c == b'#' || visual(c))
-                && num
-                    .iter()
-                    .any(|&c| c.is_ascii_hexdigit() || c == b'*' || c == b'#')
-        };
-        if !ok {
-            return Err(Error::syntax("bad telephone number"));
-        }
-        let mut sc = Scanner::new(b);
-        sc.set_pos(end);
-        while sc.eat(b';') {
-            let name = sc.take_class(scan::TOKEN);
-            if name.is_empty() || !name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-') {
-                return Err(Error::syntax("bad tel URI parameter"));
-            }
-            if sc.eat(b'=') {
-                // pvalue = 1*paramchar; phone-context may hold '+' digits.
-                let v = sc.take_escaped(scan::PARAM)?;
-                if v.is_empty() {
-                    return Err(Error::syntax("empty tel URI parameter value"));
-                }
-            }
-        }
-        if !sc.at_end() {
+        let (l, end) = tel_prefix(text.as_bytes())?;
+        if end != text.len() {
             return Err(Error::syntax("unexpected character in tel URI"));
         }
-        Ok(TelUri {
-            l: TelLayout {
-                number: R::new(4, end),
-                params: R::new(end, b.len()),
-            },
-            text,
-        })
+        Ok(TelUri { text, l })
     }
 
     /// The URI as written.
@@ -668,6 +674,56 @@ impl<'a> TelUri<'a> {
             l: self.l,
         }
     }
+}
+
+/// Parses a tel URI at the start of `b` (see [`sip_prefix`]).
+fn tel_prefix(b: &[u8]) -> Result<(TelLayout, usize), Error> {
+    if b.len() < 4 || !b[..4].eq_ignore_ascii_case(b"tel:") {
+        return Err(Error::syntax("not a tel URI"));
+    }
+    let end = b[4..]
+        .iter()
+        .position(|&c| {
+            !(c.is_ascii_hexdigit() || matches!(c, b'+' | b'*' | b'#' | b'-' | b'.' | b'(' | b')'))
+        })
+        .map_or(b.len(), |i| i + 4);
+    let num = &b[4..end];
+    let visual = |c: u8| matches!(c, b'-' | b'.' | b'(' | b')');
+    let ok = if let Some(digits) = num.strip_prefix(b"+") {
+        digits.iter().all(|&c| c.is_ascii_digit() || visual(c))
+            && digits.iter().any(u8::is_ascii_digit)
+    } else {
+        num.iter()
+            .all(|&c| c.is_ascii_hexdigit() || c == b'*' || c == b'#' || visual(c))
+            && num
+                .iter()
+                .any(|&c| c.is_ascii_hexdigit() || c == b'*' || c == b'#')
+    };
+    if !ok {
+        return Err(Error::syntax("bad telephone number"));
+    }
+    let mut sc = Scanner::new(b);
+    sc.set_pos(end);
+    while sc.eat(b';') {
+        let name = sc.take_class(scan::TOKEN);
+        if name.is_empty() || !name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-') {
+            return Err(Error::syntax("bad tel URI parameter"));
+        }
+        if sc.eat(b'=') {
+            // pvalue = 1*paramchar; phone-context may hold '+' digits.
+            let v = sc.take_escaped(scan::PARAM)?;
+            if v.is_empty() {
+                return Err(Error::syntax("empty tel URI parameter value"));
+            }
+        }
+    }
+    Ok((
+        TelLayout {
+            number: R::new(4, end),
+            params: R::new(end, sc.pos()),
+        },
+        sc.pos(),
+    ))
 }
 
 impl PartialEq for TelUri<'_> {
@@ -728,31 +784,11 @@ impl<'a> AbsoluteUri<'a> {
     }
 
     fn parse_cow(text: Cow<'a, str>) -> Result<AbsoluteUri<'a>, Error> {
-        let b = text.as_bytes();
-        let colon = memchr::memchr(b':', b).ok_or(Error::syntax("URI without scheme"))?;
-        let scheme = &b[..colon];
-        if scheme.is_empty()
-            || !scheme[0].is_ascii_alphabetic()
-            || !scheme.iter().all(|&c| scan::is(c, scan::SCHEME))
-        {
-            return Err(Error::syntax("bad URI scheme"));
-        }
-        let mut sc = Scanner::new(b);
-        sc.set_pos(colon + 1);
-        loop {
-            sc.take_escaped(scan::URIC)?;
-            // Tolerate IPv6 literals and fragments, as RFC 3986 URIs carry them.
-            if !(sc.eat(b'[') || sc.eat(b']') || sc.eat(b'#')) {
-                break;
-            }
-        }
-        if !sc.at_end() || sc.pos() == colon + 1 {
+        let (colon, end) = absolute_prefix(text.as_bytes())?;
+        if end != text.len() {
             return Err(Error::syntax("bad character in URI"));
         }
-        Ok(AbsoluteUri {
-            text,
-            colon: colon as u32,
-        })
+        Ok(AbsoluteUri { text, colon })
     }
 
     /// The URI as written.
@@ -778,6 +814,38 @@ impl<'a> AbsoluteUri<'a> {
             colon: self.colon,
         }
     }
+}
+
+/// Length of the scheme at the start of `b` (up to the ':'), validated:
+/// ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+fn scheme_len(b: &[u8]) -> Result<usize, Error> {
+    let n = b
+        .iter()
+        .position(|&c| !scan::is(c, scan::SCHEME))
+        .unwrap_or(b.len());
+    if n == 0 || !b[0].is_ascii_alphabetic() || b.get(n) != Some(&b':') {
+        return Err(Error::syntax("bad URI scheme"));
+    }
+    Ok(n)
+}
+
+/// Parses an absoluteURI at the start of `b` (see [`sip_prefix`]); returns the
+/// colon offset and the end.
+fn absolute_prefix(b: &[u8]) -> Result<(u32, usize), Error> {
+    let colon = scheme_len(b)?;
+    let mut sc = Scanner::new(b);
+    sc.set_pos(colon + 1);
+    loop {
+        sc.take_escaped(scan::URIC)?;
+        // Tolerate IPv6 literals and fragments, as RFC 3986 URIs carry them.
+        if !(sc.eat(b'[') || sc.eat(b']') || sc.eat(b'#')) {
+            break;
+        }
+    }
+    if sc.pos() == colon + 1 {
+        return Err(Error::syntax("empty URI after the scheme"));
+    }
+    Ok((colon as u32, sc.pos()))
 }
 
 impl PartialEq for AbsoluteUri<'_> {

@@ -123,6 +123,15 @@ fn equivalence_rfc3261_examples() {
             assert_ne!(y, x, "{b} != {a}");
         }
     }
+    // Repeated parameter names (fuzzer finding): equality stays reflexive and
+    // symmetric; values of a repeated name compare in order.
+    let dup = "sip:scscf1.imtr;orig;odi=2f8a3.example.net:ample.net:6060;lr;orisip:[2001:db8::g;odi=26060;lr;orig;odi=2f8a371ce05b]";
+    assert_eq!(sip(dup), sip(dup));
+    assert_eq!(sip("sip:a@b.com;x=1;x=2"), sip("sip:a@b.com;x=1;x=2"));
+    assert_ne!(sip("sip:a@b.com;x=1;x=2"), sip("sip:a@b.com;x=2;x=1"));
+    assert_ne!(sip("sip:a@b.com;x=1;x=2"), sip("sip:a@b.com;x=1"));
+    assert_ne!(sip("sip:a@b.com?h=1&h=1"), sip("sip:a@b.com?h=1&h=2"));
+    assert_ne!(sip("sip:a@b.com?h=1&h=2"), sip("sip:a@b.com?h=1&h=1"));
     // RFC 4475 §3.1.1.3: escaped forms compare equal to unescaped
     assert_eq!(sip("sip:%75se%72@example.com"), sip("sip:user@example.com"));
     assert_eq!(
