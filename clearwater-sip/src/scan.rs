@@ -295,32 +295,37 @@ impl<'a> Scanner<'a> {
     /// Consumes bytes while they belong to `class`; returns them.
     #[inline]
     pub(crate) fn take_class(&mut self, class: u16) -> &'a [u8] {
-        let start = self.pos;
-        while let Some(&b) = self.s.get(self.pos) {
-            if !is(b, class) {
-                break;
-            }
-            self.pos += 1;
-        }
-        &self.s[start..self.pos]
+        let start = self.pos.min(self.s.len());
+        let rest = &self.s[start..];
+        let n = rest
+            .iter()
+            .position(|&b| CLASS[b as usize] & class == 0)
+            .unwrap_or(rest.len());
+        self.pos = start + n;
+        &rest[..n]
     }
 
     /// Consumes bytes of `class` or `%HEXHEX` escapes; fails on a bad escape.
+    #[inline]
     pub(crate) fn take_escaped(&mut self, class: u16) -> Result<&'a [u8], Error> {
-        let start = self.pos;
-        while let Some(&b) = self.s.get(self.pos) {
-            if b == b'%' {
-                match (self.s.get(self.pos + 1), self.s.get(self.pos + 2)) {
-                    (Some(&h), Some(&l)) if is(h, HEX) && is(l, HEX) => self.pos += 3,
+        let start = self.pos.min(self.s.len());
+        let rest = &self.s[start..];
+        let mut i = 0;
+        while i < rest.len() {
+            let b = rest[i];
+            if CLASS[b as usize] & class != 0 {
+                i += 1;
+            } else if b == b'%' {
+                match (rest.get(i + 1), rest.get(i + 2)) {
+                    (Some(&h), Some(&l)) if is(h, HEX) && is(l, HEX) => i += 3,
                     _ => return Err(Error::syntax("bad %-escape")),
                 }
-            } else if is(b, class) {
-                self.pos += 1;
             } else {
                 break;
             }
         }
-        Ok(&self.s[start..self.pos])
+        self.pos = start + i;
+        Ok(&rest[..i])
     }
 
     /// Consumes a non-empty `token`.

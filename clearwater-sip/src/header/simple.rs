@@ -37,11 +37,21 @@ impl<'a> CallId<'a> {
 }
 
 fn check_call_id(b: &[u8]) -> Result<(), Error> {
-    let mut parts = b.splitn(2, |&c| c == b'@');
-    for part in parts.by_ref() {
-        if part.is_empty() || !part.iter().all(|&c| scan::is(c, scan::WORD)) {
-            return Err(Error::syntax("Call-ID is not word[@word]"));
-        }
+    // word [ "@" word ]
+    let bad = || Error::syntax("Call-ID is not word[@word]");
+    let n = b
+        .iter()
+        .position(|&c| !scan::is(c, scan::WORD))
+        .unwrap_or(b.len());
+    if n == 0 {
+        return Err(bad());
+    }
+    if n == b.len() {
+        return Ok(());
+    }
+    let rest = &b[n..];
+    if rest[0] != b'@' || rest.len() == 1 || !rest[1..].iter().all(|&c| scan::is(c, scan::WORD)) {
+        return Err(bad());
     }
     Ok(())
 }
