@@ -68,6 +68,8 @@ mod triage;
 
 pub mod digest;
 pub mod header;
+pub mod transaction;
+pub mod transport;
 pub mod uri;
 
 pub use error::Error;

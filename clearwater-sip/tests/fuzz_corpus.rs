@@ -72,3 +72,8 @@ fn header_ims() {
 fn header_misc() {
     replay("header_misc", bodies::header_misc);
 }
+
+#[test]
+fn transaction() {
+    replay("transaction", bodies::transaction);
+}

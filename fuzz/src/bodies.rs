@@ -306,3 +306,156 @@ pub fn header_misc(data: &[u8]) {
     round_trip!(RAck, s);
     round_trip!(Timestamp<'_>, s);
 }
+
+/// The transaction layer driven by an arbitrary sequence of operations:
+/// requests and responses in both directions (including retransmissions and
+/// junk), TU responses, cancels, transport errors and jumps of the clock.
+/// Checks: no panic, every transmitted datagram parses, deadlines are never in
+/// the past after `handle_timeout`, and once every transaction has been given
+/// a final response and an hour passes, nothing is left.
+pub fn transaction(data: &[u8]) {
+    use clearwater_sip::transaction::{
+        ClientTxId, Config, Output, ServerTxId, TransactionLayer, TxId,
+    };
+    use clearwater_sip::transport::{Remote, Transport};
+    use clearwater_sip::{Request, StatusCode};
+    use std::time::{Duration, Instant};
+
+    let start = Instant::now();
+    let mut now = start;
+    let transport = if data.first().is_some_and(|b| b & 1 == 1) {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
+    let peer = Remote::new(transport, "192.0.2.9:5060".parse().unwrap());
+    let mut layer = TransactionLayer::new(Config::default());
+    let mut clients: Vec<(ClientTxId, Request)> = Vec::new();
+    let mut servers: Vec<ServerTxId> = Vec::new();
+    let methods = ["INVITE", "OPTIONS", "BYE", "CANCEL", "ACK", "MESSAGE"];
+    let codes = [
+        100u16, 180, 183, 200, 202, 302, 404, 408, 486, 487, 500, 603,
+    ];
+    let mk = |method: &str, branch: &str, seq: u8| -> Option<Request> {
+        let raw = format!(
+            "{method} sip:b@192.0.2.9 SIP/2.0\r\nVia: SIP/2.0/{transport} 192.0.2.1:5060;branch={branch}\r\n\
+             From: <sip:a@x.example>;tag=f\r\nTo: <sip:b@x.example>\r\nCall-ID: c{seq}\r\nCSeq: {seq} {method}\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        match Message::parse(Bytes::from(raw)).ok()? {
+            Message::Request(r) => Some(r),
+            Message::Response(_) => None,
+        }
+    };
+    let drain = |layer: &mut TransactionLayer, servers: &mut Vec<ServerTxId>| {
+        while let Some(o) = layer.poll_output() {
+            match o {
+                Output::Transmit { data, .. } => {
+                    Message::parse(data).expect("transmitted bytes parse");
+                }
+                Output::Request { tx, .. } => servers.push(tx),
+                Output::Terminated {
+                    tx: TxId::Server(s),
+                    ..
+                } => servers.retain(|x| *x != s),
+                _ => {}
+            }
+        }
+    };
+    for chunk in data.chunks(3) {
+        let [op, a, b] = match chunk {
+            [op, a, b] => [*op, *a, *b],
+            _ => break,
+        };
+        let method = methods[a as usize % methods.len()];
+        let branch = if b & 0x80 != 0 {
+            format!("old{}", b & 7)
+        } else {
+            format!("z9hG4bK{}", b & 15)
+        };
+        match op % 8 {
+            0 => {
+                if let Some(r) = mk(method, &branch, b & 3)
+                    && let Ok(id) = layer.send_request(r.clone(), peer, now)
+                {
+                    clients.push((id, r));
+                }
+            }
+            1 => {
+                // a response to one of our requests (or a stray one)
+                if let Some((_, r)) = clients.get(a as usize % clients.len().max(1)) {
+                    let code = StatusCode::from_u16(codes[b as usize % codes.len()]).unwrap();
+                    if let Ok(resp) = r.make_response(code, None, Some("t")) {
+                        layer.handle_message(Message::Response(resp), peer, now);
+                    }
+                }
+            }
+            2 => {
+                if let Some(r) = mk(method, &branch, b & 3) {
+                    layer.handle_message(Message::Request(r), peer, now);
+                }
+            }
+            3 => {
+                if let Some(&tx) = servers.get(a as usize % servers.len().max(1))
+                    && let Some(req) = layer.server_request(tx).cloned()
+                {
+                    let code = StatusCode::from_u16(codes[b as usize % codes.len()]).unwrap();
+                    if let Ok(resp) = req.make_response(code, None, Some("s")) {
+                        let _ = layer.send_response(tx, resp, now);
+                    }
+                }
+            }
+            4 => {
+                now += Duration::from_millis(u64::from(a) * 37 + u64::from(b));
+                layer.handle_timeout(now);
+                if let Some(t) = layer.poll_timeout() {
+                    assert!(
+                        t > now,
+                        "a deadline at or before now survived handle_timeout"
+                    );
+                }
+            }
+            5 => {
+                if let Some((id, _)) = clients.get(a as usize % clients.len().max(1)) {
+                    let _ = layer.cancel(*id, now);
+                }
+            }
+            6 => {
+                if let Some((id, _)) = clients.get(a as usize % clients.len().max(1)) {
+                    layer.transport_error(TxId::Client(*id));
+                }
+            }
+            _ => {
+                let raw = Bytes::copy_from_slice(chunk);
+                if let Ok(m) = Message::parse(raw) {
+                    layer.handle_message(m, peer, now);
+                }
+            }
+        }
+        drain(&mut layer, &mut servers);
+    }
+    // Wind down: answer every server transaction, give every client one a
+    // final response (and ACK-free 2xx retransmission is the TU's job), then
+    // let an hour pass.
+    for &tx in servers.clone().iter() {
+        if let Some(req) = layer.server_request(tx).cloned()
+            && let Ok(resp) = req.make_response(StatusCode::OK, None, Some("s"))
+        {
+            let _ = layer.send_response(tx, resp, now);
+        }
+    }
+    for (_, r) in &clients {
+        if let Ok(resp) = r.make_response(StatusCode::BUSY_HERE, None, Some("t")) {
+            layer.handle_message(Message::Response(resp), peer, now);
+        }
+    }
+    drain(&mut layer, &mut servers);
+    for _ in 0..4 {
+        now += Duration::from_secs(900);
+        layer.handle_timeout(now);
+        drain(&mut layer, &mut servers);
+    }
+    // Server transactions whose ACK never comes end on Timer H; client ones
+    // end on D/K/M; nothing may be left.
+    assert!(layer.is_idle(), "leaked transactions: {layer:?}");
+}

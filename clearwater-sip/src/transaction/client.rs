@@ -1,0 +1,273 @@
+//! Client transactions: INVITE (§17.1.1 + RFC 6026) and non-INVITE (§17.1.2).
+
+use std::time::{Duration, Instant};
+
+use super::{
+    ClientKey, ClientState, ClientTx, ClientTxId, Output, RawTx, Termination, TimerKind,
+    TransactionLayer, TxId, build_ack, build_cancel, check_outgoing,
+};
+use crate::error::Error;
+use crate::message::{Request, Response};
+use crate::method::Method;
+use crate::transport::Remote;
+
+impl TransactionLayer {
+    /// Starts a client transaction: sends `req` to `to` and retransmits it as
+    /// the transport requires. `req` needs a top Via with an RFC 3261 branch
+    /// (unique per transaction) and cannot be an ACK.
+    pub fn send_request(
+        &mut self,
+        req: Request,
+        to: Remote,
+        now: Instant,
+    ) -> Result<ClientTxId, Error> {
+        self.start_client(req, to, now, false)
+    }
+
+    fn start_client(
+        &mut self,
+        req: Request,
+        to: Remote,
+        now: Instant,
+        internal: bool,
+    ) -> Result<ClientTxId, Error> {
+        check_outgoing(&req)?;
+        let key = ClientKey::of_request(&req).ok_or(Error::Missing("Via"))?;
+        if self.client_keys.contains_key(&key) {
+            return Err(Error::Invalid(
+                "a client transaction with this branch exists",
+            ));
+        }
+        let invite = req.method() == &Method::INVITE;
+        let wire = req.to_bytes();
+        let id = self.new_id();
+        let t1 = self.config.t1;
+        self.clients.insert(
+            id,
+            ClientTx {
+                key: key.clone(),
+                invite,
+                state: if invite {
+                    ClientState::Calling
+                } else {
+                    ClientState::Trying
+                },
+                request: req,
+                wire: wire.clone(),
+                to,
+                retransmit: t1,
+                ack: None,
+                pending_cancel: false,
+                internal,
+                timers: [None; 2],
+            },
+        );
+        self.client_keys.insert(key, id);
+        let raw = RawTx::Client(id);
+        self.transmit(to, wire, Some(TxId::Client(ClientTxId(id))));
+        let unreliable = !to.transport.is_reliable();
+        if invite {
+            if unreliable {
+                self.arm(raw, TimerKind::A, t1, now);
+            }
+            self.arm(raw, TimerKind::B, t1 * 64, now);
+        } else {
+            if unreliable {
+                self.arm(raw, TimerKind::E, t1, now);
+            }
+            self.arm(raw, TimerKind::F, t1 * 64, now);
+        }
+        Ok(ClientTxId(id))
+    }
+
+    /// Cancels a pending INVITE (§9.1): sends a CANCEL now if a provisional
+    /// response has arrived, or as soon as one does. The CANCEL's own
+    /// transaction is internal (its responses are absorbed); the INVITE's
+    /// final response (normally 487) comes through as usual. Returns `false`
+    /// when there is nothing left to cancel (a final response arrived).
+    pub fn cancel(&mut self, tx: ClientTxId, now: Instant) -> Result<bool, Error> {
+        let Some(c) = self.clients.get_mut(&tx.0) else {
+            return Ok(false);
+        };
+        if !c.invite {
+            return Err(Error::Invalid("only INVITE transactions can be cancelled"));
+        }
+        match c.state {
+            ClientState::Calling => {
+                c.pending_cancel = true;
+                Ok(true)
+            }
+            ClientState::Proceeding => {
+                let (req, to) = (c.request.clone(), c.to);
+                self.send_cancel(&req, to, now)?;
+                let wait = self.config.t1 * 64;
+                self.arm(RawTx::Client(tx.0), TimerKind::CancelWait, wait, now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn send_cancel(&mut self, invite: &Request, to: Remote, now: Instant) -> Result<(), Error> {
+        let cancel = build_cancel(invite)?;
+        match self.start_client(cancel, to, now, true) {
+            // A CANCEL already in flight for this INVITE: nothing more to do.
+            Err(Error::Invalid(_)) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// A response arrived: match it (§17.1.3) and run the state machine.
+    pub(super) fn client_response(&mut self, resp: Response, from: Remote, now: Instant) {
+        let Some(id) =
+            ClientKey::of_response(&resp).and_then(|k| self.client_keys.get(&k).copied())
+        else {
+            self.out.push_back(Output::StrayResponse {
+                response: resp,
+                from,
+            });
+            return;
+        };
+        let raw = RawTx::Client(id);
+        let code = resp.status().as_u16();
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let internal = c.internal;
+        let deliver = |layer: &mut TransactionLayer, resp: Response| {
+            if !internal {
+                layer.out.push_back(Output::Response {
+                    tx: ClientTxId(id),
+                    response: resp,
+                });
+            }
+        };
+        if c.invite {
+            match (c.state, code) {
+                (ClientState::Calling | ClientState::Proceeding, 100..=199) => {
+                    c.state = ClientState::Proceeding;
+                    let cancel = std::mem::take(&mut c.pending_cancel);
+                    let (req, to) = (c.request.clone(), c.to);
+                    self.disarm(raw, 0); // Timer A
+                    deliver(self, resp);
+                    if cancel && self.send_cancel(&req, to, now).is_ok() {
+                        let wait = self.config.t1 * 64;
+                        self.arm(raw, TimerKind::CancelWait, wait, now);
+                    }
+                }
+                (ClientState::Calling | ClientState::Proceeding, 200..=299) => {
+                    c.state = ClientState::Accepted;
+                    self.disarm(raw, 0);
+                    deliver(self, resp);
+                    let m = self.config.t1 * 64;
+                    self.arm(raw, TimerKind::M, m, now);
+                }
+                (ClientState::Calling | ClientState::Proceeding, _) => {
+                    c.state = ClientState::Completed;
+                    let ack = build_ack(&c.request, &resp).map(|a| a.to_bytes()).ok();
+                    c.ack = ack.clone();
+                    let to = c.to;
+                    self.disarm(raw, 0);
+                    if let Some(a) = ack {
+                        self.transmit(to, a, Some(TxId::Client(ClientTxId(id))));
+                    }
+                    deliver(self, resp);
+                    let d = if to.transport.is_reliable() {
+                        Duration::ZERO
+                    } else {
+                        Duration::from_secs(32).max(self.config.t1 * 64)
+                    };
+                    self.arm_or_end(raw, TimerKind::D, d, now);
+                }
+                (ClientState::Accepted, 200..=299) => deliver(self, resp),
+                (ClientState::Completed, 300..) => {
+                    // A retransmitted final response: ACK it again.
+                    if let Some(a) = c.ack.clone() {
+                        let to = c.to;
+                        self.transmit(to, a, Some(TxId::Client(ClientTxId(id))));
+                    }
+                }
+                _ => {} // absorbed
+            }
+        } else {
+            match (c.state, code) {
+                (ClientState::Trying | ClientState::Proceeding, 100..=199) => {
+                    c.state = ClientState::Proceeding;
+                    deliver(self, resp);
+                }
+                (ClientState::Trying | ClientState::Proceeding, _) => {
+                    c.state = ClientState::Completed;
+                    let reliable = c.to.transport.is_reliable();
+                    self.disarm(raw, 0);
+                    self.disarm(raw, 1);
+                    deliver(self, resp);
+                    let k = if reliable {
+                        Duration::ZERO
+                    } else {
+                        self.config.t4
+                    };
+                    self.arm_or_end(raw, TimerKind::K, k, now);
+                }
+                _ => {} // Completed: retransmissions absorbed
+            }
+        }
+    }
+
+    /// Arms a lifetime timer, or ends the transaction at once when the timer
+    /// is zero (reliable transports).
+    pub(super) fn arm_or_end(
+        &mut self,
+        raw: RawTx,
+        kind: TimerKind,
+        after: Duration,
+        now: Instant,
+    ) {
+        if after.is_zero() {
+            match raw {
+                RawTx::Client(id) => self.end_client(id, Termination::Normal),
+                RawTx::Server(id) => self.end_server(id, Termination::Normal),
+            }
+        } else {
+            self.arm(raw, kind, after, now);
+        }
+    }
+
+    pub(super) fn client_timer(&mut self, id: u64, kind: TimerKind, now: Instant) {
+        let raw = RawTx::Client(id);
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        match (kind, c.state) {
+            (TimerKind::A, ClientState::Calling) => {
+                let (to, wire) = (c.to, c.wire.clone());
+                c.retransmit *= 2;
+                let next = c.retransmit;
+                self.transmit(to, wire, Some(TxId::Client(ClientTxId(id))));
+                self.arm(raw, TimerKind::A, next, now);
+            }
+            (TimerKind::B, ClientState::Calling)
+            | (TimerKind::CancelWait, ClientState::Proceeding)
+            | (TimerKind::F, ClientState::Trying | ClientState::Proceeding) => {
+                if !c.internal {
+                    self.out.push_back(Output::Timeout { tx: ClientTxId(id) });
+                }
+                self.end_client(id, Termination::Timeout);
+            }
+            (TimerKind::E, ClientState::Trying | ClientState::Proceeding) => {
+                let (to, wire) = (c.to, c.wire.clone());
+                let next = if c.state == ClientState::Trying {
+                    (c.retransmit * 2).min(self.config.t2)
+                } else {
+                    self.config.t2
+                };
+                c.retransmit = next;
+                self.transmit(to, wire, Some(TxId::Client(ClientTxId(id))));
+                self.arm(raw, TimerKind::E, next, now);
+            }
+            (TimerKind::D, ClientState::Completed)
+            | (TimerKind::K, ClientState::Completed)
+            | (TimerKind::M, ClientState::Accepted) => self.end_client(id, Termination::Normal),
+            _ => {}
+        }
+    }
+}

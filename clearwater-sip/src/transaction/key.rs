@@ -1,0 +1,123 @@
+//! Transaction matching keys (RFC 3261 §17.1.3, §17.2.3 and the RFC 2543
+//! fallback of §17.2.3).
+
+use crate::header::{MAGIC_COOKIE, Via};
+use crate::message::{Request, Response};
+use crate::method::Method;
+
+/// What identifies a client transaction: the branch it put in its Via and the
+/// CSeq method (so a CANCEL, which shares the INVITE's branch, has its own).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ClientKey {
+    branch: String,
+    method: Method,
+}
+
+impl ClientKey {
+    pub(crate) fn of_request(req: &Request) -> Option<ClientKey> {
+        let via = req.via().ok()?;
+        Some(ClientKey {
+            branch: via.branch()?.to_owned(),
+            method: req.method().clone(),
+        })
+    }
+
+    /// §17.1.3: top Via branch and CSeq method of the response.
+    pub(crate) fn of_response(resp: &Response) -> Option<ClientKey> {
+        let via = resp.via().ok()?;
+        let cseq = resp.cseq().ok()?;
+        Some(ClientKey {
+            branch: via.branch()?.to_owned(),
+            method: cseq.method,
+        })
+    }
+}
+
+/// What identifies a server transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ServerKey {
+    /// §17.2.3: RFC 3261 branch (magic cookie), sent-by, and method (ACK
+    /// matches INVITE).
+    Rfc3261 {
+        branch: String,
+        sent_by: String,
+        method: Method,
+    },
+    /// RFC 2543 fallback: Request-URI, From tag, Call-ID, CSeq number, top
+    /// Via, method (ACK matches INVITE); the To tag is checked separately for
+    /// ACK (it must match the tag of the response sent).
+    Rfc2543 {
+        request_uri: String,
+        from_tag: String,
+        call_id: String,
+        cseq: u32,
+        top_via: String,
+        method: Method,
+    },
+}
+
+/// The method a request's transaction is keyed by (ACK belongs to INVITE).
+fn tx_method(m: &Method) -> Method {
+    if m == &Method::ACK {
+        Method::INVITE
+    } else {
+        m.clone()
+    }
+}
+
+impl ServerKey {
+    /// The key of the transaction `req` belongs to. For CANCEL with
+    /// `as_cancelled`, the key of the INVITE it cancels (§9.2: same match with
+    /// method INVITE).
+    pub(crate) fn of_request(req: &Request, as_cancelled: bool) -> Option<ServerKey> {
+        let via = req.via().ok()?;
+        let method = if as_cancelled {
+            Method::INVITE
+        } else {
+            tx_method(req.method())
+        };
+        match via.branch() {
+            Some(b) if b.starts_with(MAGIC_COOKIE) && b.len() > MAGIC_COOKIE.len() => {
+                Some(ServerKey::Rfc3261 {
+                    branch: b.to_owned(),
+                    sent_by: sent_by(&via),
+                    method,
+                })
+            }
+            _ => {
+                let from = req.from().ok()?;
+                let cseq = req.cseq().ok()?;
+                Some(ServerKey::Rfc2543 {
+                    request_uri: req.uri().to_string(),
+                    from_tag: from.tag().unwrap_or("").to_owned(),
+                    call_id: req.call_id().ok()?.as_str().to_owned(),
+                    cseq: cseq.seq,
+                    top_via: via.to_string(),
+                    method,
+                })
+            }
+        }
+    }
+
+    pub(crate) fn is_rfc2543(&self) -> bool {
+        matches!(self, ServerKey::Rfc2543 { .. })
+    }
+}
+
+/// sent-by as compared by §17.2.3: host (lower case) and port.
+fn sent_by(via: &Via<'_>) -> String {
+    let host = via.host().as_str().to_ascii_lowercase();
+    match via.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    }
+}
+
+/// The To tag of a message, if any (for the RFC 2543 ACK match).
+pub(crate) fn to_tag_of_request(req: &Request) -> Option<String> {
+    req.headers()
+        .typed::<crate::header::To<'_>>()
+        .ok()
+        .flatten()
+        .and_then(|t| t.tag().map(str::to_owned))
+}

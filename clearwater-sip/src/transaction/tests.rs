@@ -1,0 +1,1034 @@
+//! Deterministic tests of the transaction layer: two layers (a UAC and a UAS
+//! with scripted TUs) joined by an in-memory network with seeded loss,
+//! duplication and delay, on a virtual clock that jumps to the next deadline.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::transport::{Transport, stamp_via};
+
+/// xorshift64*: deterministic randomness for the network.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p && p > 0.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct NetConfig {
+    loss: f64,
+    dup: f64,
+    min_delay: Duration,
+    jitter: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            loss: 0.0,
+            dup: 0.0,
+            min_delay: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+        }
+    }
+}
+
+/// What a scripted TU does with an output of its layer.
+type Tu = Box<dyn FnMut(&mut TransactionLayer, &Output, Instant, &mut Vec<Scheduled>)>;
+
+/// What a scheduled TU action does when its time comes; it may schedule more.
+type Action = Box<dyn FnOnce(&mut TransactionLayer, Instant, &mut Vec<Scheduled>)>;
+
+/// Scripted packet loss: drop a packet sent by node `usize` when true.
+type Filter = Box<dyn FnMut(usize, &Bytes) -> bool>;
+
+/// An action a TU wants done later (a delayed response).
+struct Scheduled {
+    at: Instant,
+    action: Action,
+}
+
+struct Node {
+    addr: SocketAddr,
+    layer: TransactionLayer,
+    tu: Tu,
+    /// Everything the layer output to the TU (not transmits), with times.
+    log: Vec<(Duration, String)>,
+    /// Times of every transmit.
+    sent: Vec<(Duration, String)>,
+    later: Vec<Scheduled>,
+}
+
+struct Packet {
+    at: Instant,
+    to: usize,
+    from: Remote,
+    data: Bytes,
+}
+
+struct Sim {
+    start: Instant,
+    now: Instant,
+    transport: Transport,
+    net: NetConfig,
+    rng: Rng,
+    nodes: Vec<Node>,
+    wire: VecDeque<Packet>,
+    /// Drop every packet for which this returns true (scripted loss).
+    filter: Filter,
+}
+
+const UAC: usize = 0;
+const UAS: usize = 1;
+
+fn addr(i: usize) -> SocketAddr {
+    format!("192.0.2.{}:5060", i + 1).parse().unwrap()
+}
+
+impl Sim {
+    fn new(transport: Transport, net: NetConfig, seed: u64, uac: Tu, uas: Tu) -> Sim {
+        let start = Instant::now();
+        let config = Config::default();
+        let node = |i: usize, tu: Tu| Node {
+            addr: addr(i),
+            layer: TransactionLayer::new(config.clone()),
+            tu,
+            log: Vec::new(),
+            sent: Vec::new(),
+            later: Vec::new(),
+        };
+        Sim {
+            start,
+            now: start,
+            transport,
+            net,
+            rng: Rng(seed | 1),
+            nodes: vec![node(UAC, uac), node(UAS, uas)],
+            wire: VecDeque::new(),
+            filter: Box::new(|_, _| false),
+        }
+    }
+
+    fn t(&self) -> Duration {
+        self.now - self.start
+    }
+
+    fn remote_of(&self, i: usize) -> Remote {
+        Remote::new(self.transport, self.nodes[i].addr)
+    }
+
+    /// Drains every node's outputs: transmits go on the wire, the rest to the TU.
+    fn drain(&mut self) {
+        loop {
+            let mut any = false;
+            for i in 0..self.nodes.len() {
+                while let Some(o) = self.nodes[i].layer.poll_output() {
+                    any = true;
+                    let t = self.t();
+                    match &o {
+                        Output::Transmit { to, data, .. } => {
+                            self.nodes[i].sent.push((t, first_line(data)));
+                            let dest = self.nodes.iter().position(|n| n.addr == to.addr);
+                            if let Some(dest) = dest {
+                                self.send(i, dest, data.clone());
+                            }
+                        }
+                        other => {
+                            self.nodes[i].log.push((t, describe(other)));
+                            let now = self.now;
+                            let node = &mut self.nodes[i];
+                            let mut later = Vec::new();
+                            (node.tu)(&mut node.layer, &o, now, &mut later);
+                            node.later.extend(later);
+                        }
+                    }
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+    }
+
+    fn send(&mut self, from: usize, to: usize, data: Bytes) {
+        if (self.filter)(from, &data) {
+            return;
+        }
+        let copies = if self.rng.chance(self.net.dup) { 2 } else { 1 };
+        for _ in 0..copies {
+            if self.rng.chance(self.net.loss) {
+                continue;
+            }
+            let jitter = self.rng.below(self.net.jitter.as_millis() as u64);
+            let at = self.now + self.net.min_delay + Duration::from_millis(jitter);
+            let from = self.remote_of(from);
+            self.wire.push_back(Packet {
+                at,
+                to,
+                from,
+                data: data.clone(),
+            });
+        }
+    }
+
+    /// Runs until nothing is scheduled anywhere or `limit` of virtual time.
+    fn run(&mut self, limit: Duration) {
+        self.drain();
+        loop {
+            let mut next: Option<Instant> = None;
+            let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
+            for p in &self.wire {
+                consider(p.at);
+            }
+            for n in &mut self.nodes {
+                if let Some(t) = n.layer.poll_timeout() {
+                    consider(t);
+                }
+                for l in &n.later {
+                    consider(l.at);
+                }
+            }
+            let Some(at) = next else { break };
+            if at - self.start > limit {
+                break;
+            }
+            self.now = self.now.max(at);
+            let now = self.now;
+            // deliver due packets (in order of their arrival time: reordering
+            // comes from the jitter)
+            let mut due: Vec<Packet> = Vec::new();
+            let mut keep = VecDeque::new();
+            while let Some(p) = self.wire.pop_front() {
+                if p.at <= now {
+                    due.push(p)
+                } else {
+                    keep.push_back(p)
+                }
+            }
+            self.wire = keep;
+            due.sort_by_key(|p| p.at);
+            for p in due {
+                let Ok(msg) = Message::parse(p.data) else {
+                    continue;
+                };
+                let msg = match msg {
+                    Message::Request(mut r) => {
+                        stamp_via(&mut r, &p.from);
+                        Message::Request(r)
+                    }
+                    other => other,
+                };
+                self.nodes[p.to].layer.handle_message(msg, p.from, now);
+            }
+            for n in &mut self.nodes {
+                n.layer.handle_timeout(now);
+                let (ready, wait): (Vec<_>, Vec<_>) = n.later.drain(..).partition(|s| s.at <= now);
+                n.later = wait;
+                let mut more = Vec::new();
+                for s in ready {
+                    (s.action)(&mut n.layer, now, &mut more);
+                }
+                n.later.extend(more);
+            }
+            self.drain();
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.nodes.iter().all(|n| n.layer.is_idle()) && self.wire.is_empty()
+    }
+}
+
+fn first_line(b: &Bytes) -> String {
+    let s = String::from_utf8_lossy(b);
+    s.lines().next().unwrap_or("").to_owned()
+}
+
+fn describe(o: &Output) -> String {
+    match o {
+        Output::Request {
+            request, cancels, ..
+        } => format!(
+            "request {}{}",
+            request.method(),
+            if cancels.is_some() { " (cancels)" } else { "" }
+        ),
+        Output::Ack { .. } => "ack".into(),
+        Output::Response { response, .. } => format!("response {}", response.status()),
+        Output::StrayResponse { response, .. } => format!("stray {}", response.status()),
+        Output::Timeout { .. } => "timeout".into(),
+        Output::Terminated { reason, .. } => format!("terminated {reason:?}"),
+        Output::Transmit { .. } => "transmit".into(),
+    }
+}
+
+fn request(method: &str, branch: &str, from_host: &str) -> Request {
+    let raw = format!(
+        "{method} sip:bob@192.0.2.2 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {from_host}:5060;branch={branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@example.com>;tag=a1\r\n\
+         To: <sip:bob@example.com>\r\n\
+         Call-ID: {branch}@example.com\r\n\
+         CSeq: 1 {method}\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    match Message::parse(Bytes::from(raw)).unwrap() {
+        Message::Request(r) => r,
+        Message::Response(_) => unreachable!(),
+    }
+}
+
+fn reply(layer: &mut TransactionLayer, tx: ServerTxId, code: u16, now: Instant) {
+    let req = layer.server_request(tx).unwrap().clone();
+    let tag = if code == 100 { None } else { Some("b2") };
+    let resp = req
+        .make_response(StatusCode::from_u16(code).unwrap(), None, tag)
+        .unwrap();
+    layer.send_response(tx, resp, now).unwrap();
+}
+
+type Acked = std::rc::Rc<std::cell::RefCell<std::collections::HashSet<String>>>;
+
+/// The UAS core's 2xx retransmission (RFC 3261 §13.3.1.4): T1 doubling up to
+/// T2 until the ACK arrives or the transaction is gone (Timer L).
+fn retransmit_2xx(
+    tx: ServerTxId,
+    resp: Response,
+    interval: Duration,
+    acked: Acked,
+    at: Instant,
+) -> Scheduled {
+    Scheduled {
+        at,
+        action: Box::new(move |l, now, more| {
+            let call_id = resp.call_id().unwrap().as_str().to_owned();
+            if acked.borrow().contains(&call_id) {
+                return;
+            }
+            if l.send_response(tx, resp.clone(), now).is_ok() {
+                let next = (interval * 2).min(l.config().t2);
+                more.push(retransmit_2xx(tx, resp, next, acked, now + interval));
+            }
+        }),
+    }
+}
+
+/// A UAS TU that answers every request with `codes` (provisional first),
+/// `after` after it arrives (2xx to INVITE retransmitted until ACKed); CANCELs
+/// get 200 and their INVITE 487.
+fn uas(codes: &'static [u16], after: Duration) -> Tu {
+    let acked: Acked = Default::default();
+    Box::new(move |_layer, o, now, later| match o {
+        Output::Ack { request, .. } => {
+            acked
+                .borrow_mut()
+                .insert(request.call_id().unwrap().as_str().to_owned());
+        }
+        Output::Request {
+            tx,
+            request,
+            cancels,
+            ..
+        } => {
+            let tx = *tx;
+            if request.method() == &Method::CANCEL {
+                let inv = *cancels;
+                later.push(Scheduled {
+                    at: now,
+                    action: Box::new(move |l, now, _| {
+                        reply(l, tx, 200, now);
+                        if let Some(r) = inv.and_then(|i| l.server_request(i).cloned()) {
+                            let resp = r
+                                .make_response(StatusCode::REQUEST_TERMINATED, None, Some("b2"))
+                                .unwrap();
+                            let _ = l.send_response(inv.unwrap(), resp, now);
+                        }
+                    }),
+                });
+                return;
+            }
+            let invite = request.method() == &Method::INVITE;
+            for (i, &code) in codes.iter().enumerate() {
+                let acked = acked.clone();
+                later.push(Scheduled {
+                    at: now + after * (i as u32 + 1),
+                    action: Box::new(move |l, now, more| {
+                        // The transaction may have ended (e.g. cancelled).
+                        let Some(r) = l.server_request(tx).cloned() else {
+                            return;
+                        };
+                        let tag = if code == 100 { None } else { Some("b2") };
+                        let resp = r
+                            .make_response(StatusCode::from_u16(code).unwrap(), None, tag)
+                            .unwrap();
+                        if l.send_response(tx, resp.clone(), now).is_ok()
+                            && invite
+                            && (200..300).contains(&code)
+                        {
+                            let t1 = l.config().t1;
+                            more.push(retransmit_2xx(tx, resp, t1, acked, now + t1));
+                        }
+                    }),
+                });
+            }
+        }
+        _ => {}
+    })
+}
+
+/// A UAC TU that ACKs 2xx responses to INVITE (outside the transaction).
+fn uac() -> Tu {
+    Box::new(|layer, o, _now, _later| {
+        if let Output::Response { tx, response } = o
+            && response.status().is_success()
+            && response.cseq().is_ok_and(|c| c.method == Method::INVITE)
+        {
+            let invite = layer.client_request(*tx).unwrap();
+            let mut ack = Request::new(Method::ACK, &invite.uri());
+            ack.push_header(
+                &HeaderName::VIA,
+                "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKack2xx",
+            )
+            .unwrap();
+            for n in [HeaderName::FROM, HeaderName::CALL_ID] {
+                let v = invite
+                    .headers()
+                    .get(&n)
+                    .unwrap()
+                    .value_str()
+                    .unwrap()
+                    .to_owned();
+                ack.push_header(&n, &v).unwrap();
+            }
+            let to = response
+                .headers()
+                .get(&HeaderName::TO)
+                .unwrap()
+                .value_str()
+                .unwrap()
+                .to_owned();
+            ack.push_header(&HeaderName::TO, &to).unwrap();
+            ack.push_header(&HeaderName::CSEQ, "1 ACK").unwrap();
+            ack.push_header(&HeaderName::CONTENT_LENGTH, "0").unwrap();
+            let dest = Remote::new(Transport::Udp, addr(UAS));
+            layer.send_stateless(&Message::Request(ack), dest);
+        }
+    })
+}
+
+fn start(sim: &mut Sim, method: &str, branch: &str) -> ClientTxId {
+    let to = sim.remote_of(UAS);
+    let now = sim.now;
+    sim.nodes[UAC]
+        .layer
+        .send_request(request(method, branch, "192.0.2.1"), to, now)
+        .unwrap()
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+fn events(n: &Node) -> Vec<String> {
+    n.log.iter().map(|(_, e)| e.clone()).collect()
+}
+
+#[test]
+fn non_invite_udp_happy_path_ends_with_timers_k_and_j() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[200], ms(0)),
+    );
+    start(&mut sim, "OPTIONS", "z9hG4bKo1");
+    sim.run(Duration::from_secs(120));
+    assert_eq!(
+        events(&sim.nodes[UAC]),
+        ["response 200", "terminated Normal"]
+    );
+    assert_eq!(
+        events(&sim.nodes[UAS]),
+        ["request OPTIONS", "terminated Normal"]
+    );
+    // Timer K = T4 after the response (at 20 ms): terminated at 5.02 s.
+    assert_eq!(sim.nodes[UAC].log[1].0, ms(5020));
+    // Timer J = 64*T1 after the response (sent at 10 ms): 32.01 s.
+    assert_eq!(sim.nodes[UAS].log[1].0, ms(32_010));
+    assert!(sim.idle());
+}
+
+#[test]
+fn non_invite_retransmits_on_timer_e_and_times_out_on_f() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[], ms(0)),
+    );
+    sim.filter = Box::new(|from, _| from == UAC); // every request lost
+    start(&mut sim, "OPTIONS", "z9hG4bKo2");
+    sim.run(Duration::from_secs(120));
+    let times: Vec<u64> = sim.nodes[UAC]
+        .sent
+        .iter()
+        .map(|(t, _)| t.as_millis() as u64)
+        .collect();
+    // 0, then E doubling from T1 up to T2: 0.5, 1.5, 3.5, 7.5, then every 4 s.
+    assert_eq!(
+        times,
+        [
+            0, 500, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500
+        ]
+    );
+    assert_eq!(events(&sim.nodes[UAC]), ["timeout", "terminated Timeout"]);
+    assert_eq!(sim.nodes[UAC].log[0].0, Duration::from_secs(32));
+    assert!(sim.idle());
+}
+
+#[test]
+fn non_invite_proceeding_retransmits_every_t2() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[100], ms(0)),
+    );
+    // the UAS answers 100 then nothing: the client keeps retransmitting at T2
+    start(&mut sim, "OPTIONS", "z9hG4bKo3");
+    sim.run(Duration::from_secs(120));
+    let t: Vec<u64> = sim.nodes[UAC]
+        .sent
+        .iter()
+        .map(|(t, _)| t.as_millis() as u64)
+        .collect();
+    assert_eq!(&t[..3], [0, 500, 4500]);
+    assert!(t.windows(2).skip(1).all(|w| w[1] - w[0] == 4000));
+    // §17.1.2.2: every provisional response in Proceeding goes up to the TU
+    // (the UAS resends its 100 for each retransmission).
+    let ev = events(&sim.nodes[UAC]);
+    assert!(ev.len() > 3 && ev[..ev.len() - 2].iter().all(|e| e == "response 100"));
+    assert_eq!(ev[ev.len() - 2..], ["timeout", "terminated Timeout"]);
+    assert!(sim.nodes[UAS].sent.len() >= 8);
+    // Its transaction is still waiting for the TU; nothing else is pending.
+    assert_eq!(sim.nodes[UAS].layer.server_count(), 1);
+}
+
+#[test]
+fn invite_retransmits_on_timer_a_and_times_out_on_b() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[], ms(0)),
+    );
+    sim.filter = Box::new(|from, _| from == UAC);
+    start(&mut sim, "INVITE", "z9hG4bKi1");
+    sim.run(Duration::from_secs(120));
+    let times: Vec<u64> = sim.nodes[UAC]
+        .sent
+        .iter()
+        .map(|(t, _)| t.as_millis() as u64)
+        .collect();
+    assert_eq!(times, [0, 500, 1500, 3500, 7500, 15_500, 31_500]);
+    assert_eq!(events(&sim.nodes[UAC]), ["timeout", "terminated Timeout"]);
+    assert_eq!(sim.nodes[UAC].log[0].0, Duration::from_secs(32));
+    assert!(sim.idle());
+}
+
+#[test]
+fn invite_non_2xx_is_acked_and_retransmitted_on_timer_g_until_ack() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[486], ms(0)),
+    );
+    // Lose the UAS's first three 486s: G retransmits at 0.5, 1, 2 s.
+    // Also drop the client's INVITE retransmissions (Timer A), which would
+    // make the server resend its 486 too: only Timer G is left.
+    let (mut lost, mut invites) = (0, 0);
+    sim.filter = Box::new(move |from, d| {
+        if from == UAC && d.starts_with(b"INVITE") {
+            invites += 1;
+            return invites > 1;
+        }
+        if from == UAS && d.starts_with(b"SIP/2.0 486") && lost < 3 {
+            lost += 1;
+            true
+        } else {
+            false
+        }
+    });
+    start(&mut sim, "INVITE", "z9hG4bKi2");
+    sim.run(Duration::from_secs(120));
+    let uas_sent: Vec<(u64, String)> = sim.nodes[UAS]
+        .sent
+        .iter()
+        .map(|(t, l)| (t.as_millis() as u64, l.clone()))
+        .collect();
+    let finals: Vec<u64> = uas_sent
+        .iter()
+        .filter(|(_, l)| l.contains("486"))
+        .map(|(t, _)| *t)
+        .collect();
+    // sent at 10 ms (INVITE arrival) then G = 0.5, 1, 2 s doubling
+    assert_eq!(finals, [10, 510, 1510, 3510]);
+    // the 486 reached the UAC once; it sent exactly one ACK (in the transaction)
+    let acks = sim.nodes[UAC]
+        .sent
+        .iter()
+        .filter(|(_, l)| l.starts_with("ACK"))
+        .count();
+    assert_eq!(acks, 1);
+    assert_eq!(
+        events(&sim.nodes[UAC]),
+        ["response 486", "terminated Normal"]
+    );
+    // UAS: Confirmed on ACK then Timer I (T4)
+    assert_eq!(
+        events(&sim.nodes[UAS]),
+        ["request INVITE", "terminated Normal"]
+    );
+    assert_eq!(sim.nodes[UAS].log[1].0, ms(3530 + 5000));
+    // UAC: Timer D = 32 s after the 486 arrived at 3.52 s
+    assert_eq!(sim.nodes[UAC].log[1].0, ms(3520 + 32_000));
+    assert!(sim.idle());
+}
+
+#[test]
+fn invite_server_without_ack_ends_on_timer_h() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[603], ms(0)),
+    );
+    sim.filter = Box::new(|from, d| from == UAC && d.starts_with(b"ACK"));
+    start(&mut sim, "INVITE", "z9hG4bKi3");
+    sim.run(Duration::from_secs(120));
+    assert_eq!(
+        events(&sim.nodes[UAS]),
+        ["request INVITE", "terminated AckTimeout"]
+    );
+    assert_eq!(sim.nodes[UAS].log[1].0, ms(10 + 32_000));
+    // each retransmitted 603 was ACKed again by the client (Completed state)
+    let acks = sim.nodes[UAC]
+        .sent
+        .iter()
+        .filter(|(_, l)| l.starts_with("ACK"))
+        .count();
+    let finals = sim.nodes[UAS]
+        .sent
+        .iter()
+        .filter(|(_, l)| l.contains("603"))
+        .count();
+    assert_eq!(acks, finals);
+    assert!(sim.idle());
+}
+
+#[test]
+fn invite_2xx_accepted_state_passes_retransmissions_and_ack_up() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[180, 200], ms(100)),
+    );
+    start(&mut sim, "INVITE", "z9hG4bKi4");
+    sim.run(Duration::from_secs(120));
+    assert_eq!(
+        events(&sim.nodes[UAC]),
+        ["response 180", "response 200", "terminated Normal"]
+    );
+    // Timer M = 64*T1 after the 2xx (sent at 210 ms, arrives 220 ms)
+    assert_eq!(sim.nodes[UAC].log[2].0, ms(220 + 32_000));
+    // the 2xx ACK (new branch) reaches the UAS TU; Timer L ends the INVITE tx
+    assert_eq!(
+        events(&sim.nodes[UAS]),
+        ["request INVITE", "ack", "terminated Normal"]
+    );
+    assert_eq!(sim.nodes[UAS].log[2].0, ms(210 + 32_000));
+    // no retransmission of the INVITE: the 180 came before Timer A
+    let invites = sim.nodes[UAC]
+        .sent
+        .iter()
+        .filter(|(_, l)| l.starts_with("INVITE"))
+        .count();
+    assert_eq!(invites, 1);
+    assert!(sim.idle());
+}
+
+#[test]
+fn automatic_100_trying_stops_invite_retransmissions() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[200], ms(3000)),
+    );
+    start(&mut sim, "INVITE", "z9hG4bKi5");
+    sim.run(Duration::from_secs(120));
+    assert_eq!(
+        events(&sim.nodes[UAC])[..2],
+        ["response 100", "response 200"]
+    );
+    // 100 sent 200 ms after the INVITE arrived (10 ms), received at 220 ms:
+    // Timer A (500 ms) never fired.
+    let invites = sim.nodes[UAC]
+        .sent
+        .iter()
+        .filter(|(_, l)| l.starts_with("INVITE"))
+        .count();
+    assert_eq!(invites, 1);
+    assert_eq!(
+        sim.nodes[UAS].sent[0],
+        (ms(210), "SIP/2.0 100 Trying".to_owned())
+    );
+    assert!(sim.idle());
+}
+
+#[test]
+fn cancel_after_provisional_gets_487() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[180, 200], ms(5000)),
+    );
+    let tx = start(&mut sim, "INVITE", "z9hG4bKi6");
+    sim.run(Duration::from_secs(6)); // 100 at 220 ms, 180 at ~5 s
+    assert_eq!(events(&sim.nodes[UAC]), ["response 100", "response 180"]);
+    let now = sim.now;
+    assert!(sim.nodes[UAC].layer.cancel(tx, now).unwrap());
+    sim.run(Duration::from_secs(200));
+    assert_eq!(
+        events(&sim.nodes[UAC]),
+        [
+            "response 100",
+            "response 180",
+            "response 487",
+            "terminated Normal"
+        ]
+    );
+    assert_eq!(
+        events(&sim.nodes[UAS]),
+        [
+            "request INVITE",
+            "request CANCEL (cancels)",
+            "terminated Normal",
+            "terminated Normal"
+        ]
+    );
+    assert!(
+        sim.nodes[UAC]
+            .sent
+            .iter()
+            .any(|(_, l)| l.starts_with("CANCEL"))
+    );
+    assert!(sim.idle());
+}
+
+#[test]
+fn cancelled_invite_without_final_response_ends_after_64_t1() {
+    // The UAS answers 180 and then never sends a final response, not even
+    // after the CANCEL (which it acknowledges with 200).
+    let tu: Tu = Box::new(|_l, o, now, later| {
+        if let Output::Request { tx, request, .. } = o {
+            let tx = *tx;
+            let code = if request.method() == &Method::CANCEL {
+                200
+            } else {
+                180
+            };
+            later.push(Scheduled {
+                at: now,
+                action: Box::new(move |l, now, _| reply(l, tx, code, now)),
+            });
+        }
+    });
+    let mut sim = Sim::new(Transport::Udp, NetConfig::default(), 1, uac(), tu);
+    let tx = start(&mut sim, "INVITE", "z9hG4bKc9");
+    sim.run(ms(100));
+    let now = sim.now;
+    assert!(sim.nodes[UAC].layer.cancel(tx, now).unwrap());
+    sim.run(Duration::from_secs(300));
+    let ev = events(&sim.nodes[UAC]);
+    assert_eq!(ev[ev.len() - 2..], ["timeout", "terminated Timeout"]);
+    let timeout_at = sim.nodes[UAC].log[sim.nodes[UAC].log.len() - 2].0;
+    assert_eq!(timeout_at, now - sim.start + Duration::from_secs(32));
+    assert_eq!(sim.nodes[UAC].layer.client_count(), 0);
+}
+
+#[test]
+fn cancel_before_provisional_waits_for_it() {
+    let mut sim = Sim::new(
+        Transport::Udp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[180, 200], ms(2000)),
+    );
+    sim.nodes[UAS].layer = TransactionLayer::new(Config::default().with_auto_trying(false));
+    let tx = start(&mut sim, "INVITE", "z9hG4bKi7");
+    sim.run(ms(100));
+    let now = sim.now;
+    assert!(sim.nodes[UAC].layer.cancel(tx, now).unwrap());
+    sim.drain();
+    assert!(
+        !sim.nodes[UAC]
+            .sent
+            .iter()
+            .any(|(_, l)| l.starts_with("CANCEL"))
+    );
+    sim.run(Duration::from_secs(200));
+    let cancel_at = sim.nodes[UAC]
+        .sent
+        .iter()
+        .find(|(_, l)| l.starts_with("CANCEL"))
+        .unwrap()
+        .0;
+    assert_eq!(cancel_at, ms(2010 + 10)); // right when the 180 arrived
+    assert!(events(&sim.nodes[UAC]).contains(&"response 487".to_owned()));
+    assert!(sim.idle());
+}
+
+#[test]
+fn reliable_transport_never_retransmits_and_ends_at_once() {
+    let mut sim = Sim::new(
+        Transport::Tcp,
+        NetConfig::default(),
+        1,
+        uac(),
+        uas(&[486], ms(0)),
+    );
+    start(&mut sim, "INVITE", "z9hG4bKt1");
+    start(&mut sim, "OPTIONS", "z9hG4bKt2");
+    sim.run(Duration::from_secs(120));
+    let invites = sim.nodes[UAC]
+        .sent
+        .iter()
+        .filter(|(_, l)| l.starts_with("INVITE"))
+        .count();
+    assert_eq!(invites, 1);
+    // Timers D and K are zero: both client transactions end with their response.
+    assert!(sim.nodes[UAC].log.iter().all(|(t, _)| *t <= ms(30)));
+    // Timer I and J are zero; the INVITE server tx ends when the ACK arrives.
+    assert!(sim.nodes[UAS].log.iter().all(|(t, _)| *t <= ms(40)));
+    assert!(sim.idle());
+}
+
+#[test]
+fn retransmissions_are_absorbed() {
+    let net = NetConfig {
+        dup: 1.0,
+        ..NetConfig::default()
+    };
+    let mut sim = Sim::new(Transport::Udp, net, 7, uac(), uas(&[180, 486], ms(100)));
+    start(&mut sim, "INVITE", "z9hG4bKd1");
+    start(&mut sim, "MESSAGE", "z9hG4bKd2");
+    sim.run(Duration::from_secs(120));
+    let uas_requests = events(&sim.nodes[UAS])
+        .iter()
+        .filter(|e| e.starts_with("request"))
+        .count();
+    assert_eq!(uas_requests, 2, "each request reaches the TU once");
+    let uac = events(&sim.nodes[UAC]);
+    // One final response per transaction reaches the TU (duplicates absorbed);
+    // provisional ones in Proceeding go up each time (§17.1.1.2, §17.1.2.2),
+    // so each duplicated 180 is seen twice.
+    assert_eq!(uac.iter().filter(|e| *e == "response 486").count(), 2);
+    assert_eq!(uac.iter().filter(|e| *e == "response 180").count(), 4);
+    assert!(sim.idle());
+}
+
+#[test]
+fn rfc2543_requests_match_without_magic_cookie() {
+    let mut layer = TransactionLayer::new(Config::default());
+    let now = Instant::now();
+    let from = Remote::new(Transport::Udp, addr(UAC));
+    let inv = request("INVITE", "old-style-1", "192.0.2.1");
+    layer.handle_message(Message::Request(inv.clone()), from, now);
+    let Some(Output::Request { tx, .. }) = layer.poll_output() else {
+        panic!()
+    };
+    // retransmission: absorbed
+    layer.handle_message(Message::Request(inv.clone()), from, now);
+    assert!(layer.poll_output().is_none());
+    reply(&mut layer, tx, 486, now);
+    while layer.poll_output().is_some() {}
+    // the ACK with the To tag of the 486 matches the transaction
+    let mut ack = build_ack(
+        &inv,
+        &inv.make_response(StatusCode::BUSY_HERE, None, Some("b2"))
+            .unwrap(),
+    )
+    .unwrap();
+    ack.pop_via().unwrap();
+    ack.push_via(
+        &crate::header::Via::parse("SIP/2.0/UDP 192.0.2.1:5060;branch=old-style-1").unwrap(),
+    )
+    .unwrap();
+    layer.handle_message(Message::Request(ack.clone()), from, now);
+    assert!(
+        layer.poll_output().is_none(),
+        "ACK absorbed by the server transaction"
+    );
+    // an ACK with another To tag is an ACK for a 2xx: passed to the TU
+    let mut other = build_ack(
+        &inv,
+        &inv.make_response(StatusCode::OK, None, Some("zz")).unwrap(),
+    )
+    .unwrap();
+    other.pop_via().unwrap();
+    other
+        .push_via(
+            &crate::header::Via::parse("SIP/2.0/UDP 192.0.2.1:5060;branch=old-style-1").unwrap(),
+        )
+        .unwrap();
+    layer.handle_message(Message::Request(other), from, now);
+    assert!(matches!(layer.poll_output(), Some(Output::Ack { .. })));
+    layer.handle_timeout(now + Duration::from_secs(60));
+    while layer.poll_output().is_some() {}
+    assert!(layer.is_idle());
+}
+
+#[test]
+fn stray_responses_and_bad_requests() {
+    let mut layer = TransactionLayer::new(Config::default());
+    let now = Instant::now();
+    let from = Remote::new(Transport::Udp, addr(UAS));
+    let req = request("OPTIONS", "z9hG4bKnobody", "192.0.2.1");
+    let resp = req.make_response(StatusCode::OK, None, Some("x")).unwrap();
+    layer.handle_message(Message::Response(resp), from, now);
+    assert!(matches!(
+        layer.poll_output(),
+        Some(Output::StrayResponse { .. })
+    ));
+    // requests the layer refuses to send
+    let to = Remote::new(Transport::Udp, addr(UAS));
+    assert!(
+        layer
+            .send_request(request("ACK", "z9hG4bKa", "192.0.2.1"), to, now)
+            .is_err()
+    );
+    assert!(
+        layer
+            .send_request(request("OPTIONS", "nocookie", "192.0.2.1"), to, now)
+            .is_err()
+    );
+    let ok = layer
+        .send_request(request("OPTIONS", "z9hG4bKsame", "192.0.2.1"), to, now)
+        .unwrap();
+    assert!(
+        layer
+            .send_request(request("OPTIONS", "z9hG4bKsame", "192.0.2.1"), to, now)
+            .is_err()
+    );
+    // responses the server transaction refuses
+    assert!(
+        layer
+            .send_response(ServerTxId(999), resp_for(&req, 200), now)
+            .is_err()
+    );
+    layer.transport_error(TxId::Client(ok));
+    let outs: Vec<String> = std::iter::from_fn(|| layer.poll_output())
+        .map(|o| describe(&o))
+        .collect();
+    assert_eq!(outs, ["transmit", "timeout", "terminated TransportError"]);
+    assert!(layer.is_idle() || layer.poll_timeout().is_none());
+}
+
+fn resp_for(req: &Request, code: u16) -> Response {
+    req.make_response(StatusCode::from_u16(code).unwrap(), None, Some("t"))
+        .unwrap()
+}
+
+#[test]
+fn server_rejects_responses_out_of_order() {
+    let mut layer = TransactionLayer::new(Config::default());
+    let now = Instant::now();
+    let from = Remote::new(Transport::Udp, addr(UAC));
+    let req = request("OPTIONS", "z9hG4bKs1", "192.0.2.1");
+    layer.handle_message(Message::Request(req.clone()), from, now);
+    let Some(Output::Request { tx, .. }) = layer.poll_output() else {
+        panic!()
+    };
+    layer.send_response(tx, resp_for(&req, 200), now).unwrap();
+    assert!(layer.send_response(tx, resp_for(&req, 200), now).is_err());
+    assert!(layer.send_response(tx, resp_for(&req, 180), now).is_err());
+}
+
+/// Many transactions over a network that loses, duplicates and reorders:
+/// every client transaction ends with a final response or a timeout, every
+/// request reaches the UAS TU exactly once, and both tables end empty.
+#[test]
+fn lossy_network_property_no_leaks() {
+    for seed in 1..=40u64 {
+        let net = NetConfig {
+            loss: 0.3,
+            dup: 0.2,
+            min_delay: ms(5),
+            jitter: ms(400),
+        };
+        let codes: &'static [&'static [u16]] =
+            &[&[200], &[180, 486], &[100, 200], &[180, 200], &[603]];
+        let pick = codes[(seed % codes.len() as u64) as usize];
+        let mut sim = Sim::new(Transport::Udp, net, seed, uac(), uas(pick, ms(150)));
+        let n = 6;
+        for i in 0..n {
+            let method = if i % 2 == 0 { "INVITE" } else { "MESSAGE" };
+            start(&mut sim, method, &format!("z9hG4bKp{seed}x{i}"));
+        }
+        sim.run(Duration::from_secs(600));
+        let uac = events(&sim.nodes[UAC]);
+        let ended = uac.iter().filter(|e| e.starts_with("terminated")).count();
+        assert_eq!(ended, n, "seed {seed}: {uac:?}");
+        for e in uac.iter().filter(|e| e.starts_with("response")) {
+            assert!(!e.contains("stray"));
+        }
+        let uas_requests: Vec<String> = events(&sim.nodes[UAS])
+            .into_iter()
+            .filter(|e| e.starts_with("request"))
+            .collect();
+        assert!(
+            uas_requests.len() <= n,
+            "seed {seed}: duplicates reached the TU: {uas_requests:?}"
+        );
+        assert!(
+            sim.nodes.iter().all(|n| n.layer.is_idle()),
+            "seed {seed}: leaked {:?}",
+            sim.nodes
+                .iter()
+                .map(|n| format!("{:?}", n.layer))
+                .collect::<Vec<_>>()
+        );
+    }
+}
