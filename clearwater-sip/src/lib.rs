@@ -63,11 +63,14 @@ mod method;
 mod name;
 mod params;
 mod scan;
+#[cfg(test)]
+mod sim;
 mod status;
 mod triage;
 
 pub mod digest;
 pub mod header;
+pub mod proxy;
 pub mod transaction;
 pub mod transport;
 pub mod uri;

@@ -540,7 +540,7 @@ mod client;
 mod server;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Checks a request can start a client transaction: a top Via with an
 /// RFC 3261 branch, and not an ACK.

@@ -2,266 +2,104 @@
 //! with scripted TUs) joined by an in-memory network with seeded loss,
 //! duplication and delay, on a virtual clock that jumps to the next deadline.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::*;
-use crate::transport::{Transport, stamp_via};
+use crate::sim::{self, Element, NetConfig, addr};
+use crate::transport::Transport;
 
-/// xorshift64*: deterministic randomness for the network.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p && p > 0.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-}
-
-#[derive(Clone, Copy)]
-struct NetConfig {
-    loss: f64,
-    dup: f64,
-    min_delay: Duration,
-    jitter: Duration,
-}
-
-impl Default for NetConfig {
-    fn default() -> Self {
-        NetConfig {
-            loss: 0.0,
-            dup: 0.0,
-            min_delay: Duration::from_millis(10),
-            jitter: Duration::ZERO,
-        }
-    }
-}
+pub(crate) const UAC: usize = 0;
+pub(crate) const UAS: usize = 1;
 
 /// What a scripted TU does with an output of its layer.
-type Tu = Box<dyn FnMut(&mut TransactionLayer, &Output, Instant, &mut Vec<Scheduled>)>;
+pub(crate) type Tu = Box<dyn FnMut(&mut TransactionLayer, &Output, Instant, &mut Vec<Scheduled>)>;
 
 /// What a scheduled TU action does when its time comes; it may schedule more.
-type Action = Box<dyn FnOnce(&mut TransactionLayer, Instant, &mut Vec<Scheduled>)>;
-
-/// Scripted packet loss: drop a packet sent by node `usize` when true.
-type Filter = Box<dyn FnMut(usize, &Bytes) -> bool>;
+pub(crate) type Action = Box<dyn FnOnce(&mut TransactionLayer, Instant, &mut Vec<Scheduled>)>;
 
 /// An action a TU wants done later (a delayed response).
-struct Scheduled {
-    at: Instant,
-    action: Action,
+pub(crate) struct Scheduled {
+    pub(crate) at: Instant,
+    pub(crate) action: Action,
 }
 
-struct Node {
+/// A transaction layer with a scripted TU.
+pub(crate) struct Node {
     addr: SocketAddr,
-    layer: TransactionLayer,
+    pub(crate) layer: TransactionLayer,
     tu: Tu,
-    /// Everything the layer output to the TU (not transmits), with times.
-    log: Vec<(Duration, String)>,
-    /// Times of every transmit.
-    sent: Vec<(Duration, String)>,
     later: Vec<Scheduled>,
 }
 
-struct Packet {
-    at: Instant,
-    to: usize,
-    from: Remote,
-    data: Bytes,
-}
-
-struct Sim {
-    start: Instant,
-    now: Instant,
-    transport: Transport,
-    net: NetConfig,
-    rng: Rng,
-    nodes: Vec<Node>,
-    wire: VecDeque<Packet>,
-    /// Drop every packet for which this returns true (scripted loss).
-    filter: Filter,
-}
-
-const UAC: usize = 0;
-const UAS: usize = 1;
-
-fn addr(i: usize) -> SocketAddr {
-    format!("192.0.2.{}:5060", i + 1).parse().unwrap()
-}
-
-impl Sim {
-    fn new(transport: Transport, net: NetConfig, seed: u64, uac: Tu, uas: Tu) -> Sim {
-        let start = Instant::now();
-        let config = Config::default();
-        let node = |i: usize, tu: Tu| Node {
+impl Node {
+    pub(crate) fn new(i: usize, tu: Tu) -> Node {
+        Node {
             addr: addr(i),
-            layer: TransactionLayer::new(config.clone()),
+            layer: TransactionLayer::new(Config::default()),
             tu,
-            log: Vec::new(),
-            sent: Vec::new(),
             later: Vec::new(),
-        };
-        Sim {
-            start,
-            now: start,
-            transport,
-            net,
-            rng: Rng(seed | 1),
-            nodes: vec![node(UAC, uac), node(UAS, uas)],
-            wire: VecDeque::new(),
-            filter: Box::new(|_, _| false),
         }
     }
+}
 
-    fn t(&self) -> Duration {
-        self.now - self.start
+impl Element for Node {
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
-
-    fn remote_of(&self, i: usize) -> Remote {
-        Remote::new(self.transport, self.nodes[i].addr)
+    fn receive(&mut self, msg: Message, from: Remote, now: Instant) {
+        self.layer.handle_message(msg, from, now);
     }
-
-    /// Drains every node's outputs: transmits go on the wire, the rest to the TU.
-    fn drain(&mut self) {
-        loop {
-            let mut any = false;
-            for i in 0..self.nodes.len() {
-                while let Some(o) = self.nodes[i].layer.poll_output() {
-                    any = true;
-                    let t = self.t();
-                    match &o {
-                        Output::Transmit { to, data, .. } => {
-                            self.nodes[i].sent.push((t, first_line(data)));
-                            let dest = self.nodes.iter().position(|n| n.addr == to.addr);
-                            if let Some(dest) = dest {
-                                self.send(i, dest, data.clone());
-                            }
-                        }
-                        other => {
-                            self.nodes[i].log.push((t, describe(other)));
-                            let now = self.now;
-                            let node = &mut self.nodes[i];
-                            let mut later = Vec::new();
-                            (node.tu)(&mut node.layer, &o, now, &mut later);
-                            node.later.extend(later);
-                        }
-                    }
-                }
-            }
-            if !any {
-                break;
-            }
+    fn timeout(&mut self, now: Instant) {
+        self.layer.handle_timeout(now);
+        let (ready, wait): (Vec<_>, Vec<_>) = self.later.drain(..).partition(|s| s.at <= now);
+        self.later = wait;
+        let mut more = Vec::new();
+        for s in ready {
+            (s.action)(&mut self.layer, now, &mut more);
+        }
+        self.later.extend(more);
+    }
+    fn next_timeout(&mut self) -> Option<Instant> {
+        let l = self.later.iter().map(|s| s.at).min();
+        match (self.layer.poll_timeout(), l) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
-
-    fn send(&mut self, from: usize, to: usize, data: Bytes) {
-        if (self.filter)(from, &data) {
-            return;
-        }
-        let copies = if self.rng.chance(self.net.dup) { 2 } else { 1 };
-        for _ in 0..copies {
-            if self.rng.chance(self.net.loss) {
-                continue;
+    fn drain(&mut self, now: Instant) -> (Vec<(Remote, Bytes)>, Vec<String>) {
+        let (mut tx, mut ev) = (Vec::new(), Vec::new());
+        while let Some(o) = self.layer.poll_output() {
+            match &o {
+                Output::Transmit { to, data, .. } => tx.push((*to, data.clone())),
+                other => {
+                    ev.push(describe(other));
+                    let mut later = Vec::new();
+                    (self.tu)(&mut self.layer, &o, now, &mut later);
+                    self.later.extend(later);
+                }
             }
-            let jitter = self.rng.below(self.net.jitter.as_millis() as u64);
-            let at = self.now + self.net.min_delay + Duration::from_millis(jitter);
-            let from = self.remote_of(from);
-            self.wire.push_back(Packet {
-                at,
-                to,
-                from,
-                data: data.clone(),
-            });
         }
+        (tx, ev)
     }
-
-    /// Runs until nothing is scheduled anywhere or `limit` of virtual time.
-    fn run(&mut self, limit: Duration) {
-        self.drain();
-        loop {
-            let mut next: Option<Instant> = None;
-            let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
-            for p in &self.wire {
-                consider(p.at);
-            }
-            for n in &mut self.nodes {
-                if let Some(t) = n.layer.poll_timeout() {
-                    consider(t);
-                }
-                for l in &n.later {
-                    consider(l.at);
-                }
-            }
-            let Some(at) = next else { break };
-            if at - self.start > limit {
-                break;
-            }
-            self.now = self.now.max(at);
-            let now = self.now;
-            // deliver due packets (in order of their arrival time: reordering
-            // comes from the jitter)
-            let mut due: Vec<Packet> = Vec::new();
-            let mut keep = VecDeque::new();
-            while let Some(p) = self.wire.pop_front() {
-                if p.at <= now {
-                    due.push(p)
-                } else {
-                    keep.push_back(p)
-                }
-            }
-            self.wire = keep;
-            due.sort_by_key(|p| p.at);
-            for p in due {
-                let Ok(msg) = Message::parse(p.data) else {
-                    continue;
-                };
-                let msg = match msg {
-                    Message::Request(mut r) => {
-                        stamp_via(&mut r, &p.from);
-                        Message::Request(r)
-                    }
-                    other => other,
-                };
-                self.nodes[p.to].layer.handle_message(msg, p.from, now);
-            }
-            for n in &mut self.nodes {
-                n.layer.handle_timeout(now);
-                let (ready, wait): (Vec<_>, Vec<_>) = n.later.drain(..).partition(|s| s.at <= now);
-                n.later = wait;
-                let mut more = Vec::new();
-                for s in ready {
-                    (s.action)(&mut n.layer, now, &mut more);
-                }
-                n.later.extend(more);
-            }
-            self.drain();
-        }
-    }
-
     fn idle(&self) -> bool {
-        self.nodes.iter().all(|n| n.layer.is_idle()) && self.wire.is_empty()
+        self.layer.is_idle()
     }
 }
 
-fn first_line(b: &Bytes) -> String {
-    let s = String::from_utf8_lossy(b);
-    s.lines().next().unwrap_or("").to_owned()
+type Sim = sim::Sim<Node>;
+
+/// A UAC and a UAS with the given TUs.
+fn pair(transport: Transport, net: NetConfig, seed: u64, uac: Tu, uas: Tu) -> Sim {
+    let mut sim = Sim::new(transport, net, seed);
+    sim.add(Node::new(UAC, uac));
+    sim.add(Node::new(UAS, uas));
+    sim
 }
 
-fn describe(o: &Output) -> String {
+pub(crate) fn describe(o: &Output) -> String {
     match o {
         Output::Request {
             request, cancels, ..
@@ -279,7 +117,7 @@ fn describe(o: &Output) -> String {
     }
 }
 
-fn request(method: &str, branch: &str, from_host: &str) -> Request {
+pub(crate) fn request(method: &str, branch: &str, from_host: &str) -> Request {
     let raw = format!(
         "{method} sip:bob@192.0.2.2 SIP/2.0\r\n\
          Via: SIP/2.0/UDP {from_host}:5060;branch={branch}\r\n\
@@ -296,7 +134,7 @@ fn request(method: &str, branch: &str, from_host: &str) -> Request {
     }
 }
 
-fn reply(layer: &mut TransactionLayer, tx: ServerTxId, code: u16, now: Instant) {
+pub(crate) fn reply(layer: &mut TransactionLayer, tx: ServerTxId, code: u16, now: Instant) {
     let req = layer.server_request(tx).unwrap().clone();
     let tag = if code == 100 { None } else { Some("b2") };
     let resp = req
@@ -334,7 +172,16 @@ fn retransmit_2xx(
 /// A UAS TU that answers every request with `codes` (provisional first),
 /// `after` after it arrives (2xx to INVITE retransmitted until ACKed); CANCELs
 /// get 200 and their INVITE 487.
-fn uas(codes: &'static [u16], after: Duration) -> Tu {
+pub(crate) fn uas(codes: &'static [u16], after: Duration) -> Tu {
+    uas_with_contact(None, codes, after)
+}
+
+/// [`uas`] whose responses carry `Contact: <sip:uas@contact>`.
+pub(crate) fn uas_with_contact(
+    contact: Option<SocketAddr>,
+    codes: &'static [u16],
+    after: Duration,
+) -> Tu {
     let acked: Acked = Default::default();
     Box::new(move |_layer, o, now, later| match o {
         Output::Ack { request, .. } => {
@@ -376,9 +223,13 @@ fn uas(codes: &'static [u16], after: Duration) -> Tu {
                             return;
                         };
                         let tag = if code == 100 { None } else { Some("b2") };
-                        let resp = r
+                        let mut resp = r
                             .make_response(StatusCode::from_u16(code).unwrap(), None, tag)
                             .unwrap();
+                        if let Some(c) = contact {
+                            resp.push_header(&HeaderName::CONTACT, &format!("<sip:uas@{c}>"))
+                                .unwrap();
+                        }
                         if l.send_response(tx, resp.clone(), now).is_ok()
                             && invite
                             && (200..300).contains(&code)
@@ -396,18 +247,40 @@ fn uas(codes: &'static [u16], after: Duration) -> Tu {
 
 /// A UAC TU that ACKs 2xx responses to INVITE (outside the transaction).
 fn uac() -> Tu {
-    Box::new(|layer, o, _now, _later| {
+    uac_acking_via(UAS)
+}
+
+/// A UAC TU that ACKs 2xx responses to INVITE, sending the ACK to element
+/// `first_hop` with the route set from the response's Record-Route.
+pub(crate) fn uac_acking_via(first_hop: usize) -> Tu {
+    Box::new(move |layer, o, _now, _later| {
         if let Output::Response { tx, response } = o
             && response.status().is_success()
             && response.cseq().is_ok_and(|c| c.method == Method::INVITE)
         {
             let invite = layer.client_request(*tx).unwrap();
-            let mut ack = Request::new(Method::ACK, &invite.uri());
+            // The ACK goes to the remote target (the 2xx's Contact) if any.
+            let target = response
+                .contacts()
+                .next()
+                .and_then(|c| c.ok())
+                .and_then(|c| c.addr().map(|a| a.uri().into_owned()))
+                .unwrap_or_else(|| invite.uri().into_owned());
+            let mut ack = Request::new(Method::ACK, &target);
             ack.push_header(
                 &HeaderName::VIA,
                 "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKack2xx",
             )
             .unwrap();
+            ack.push_header(&HeaderName::MAX_FORWARDS, "70").unwrap();
+            // UAC route set: the Record-Route values reversed (RFC 3261 §12.1.2).
+            let rr: Vec<String> = response
+                .record_routes()
+                .map(|r| r.unwrap().to_string())
+                .collect();
+            for r in rr.iter().rev() {
+                ack.push_header(&HeaderName::ROUTE, r).unwrap();
+            }
             for n in [HeaderName::FROM, HeaderName::CALL_ID] {
                 let v = invite
                     .headers()
@@ -426,9 +299,11 @@ fn uac() -> Tu {
                 .unwrap()
                 .to_owned();
             ack.push_header(&HeaderName::TO, &to).unwrap();
-            ack.push_header(&HeaderName::CSEQ, "1 ACK").unwrap();
+            let cseq = invite.cseq().unwrap().seq;
+            ack.push_header(&HeaderName::CSEQ, &format!("{cseq} ACK"))
+                .unwrap();
             ack.push_header(&HeaderName::CONTENT_LENGTH, "0").unwrap();
-            let dest = Remote::new(Transport::Udp, addr(UAS));
+            let dest = Remote::new(Transport::Udp, addr(first_hop));
             layer.send_stateless(&Message::Request(ack), dest);
         }
     })
@@ -443,17 +318,13 @@ fn start(sim: &mut Sim, method: &str, branch: &str) -> ClientTxId {
         .unwrap()
 }
 
-fn ms(v: u64) -> Duration {
+pub(crate) fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
-}
-
-fn events(n: &Node) -> Vec<String> {
-    n.log.iter().map(|(_, e)| e.clone()).collect()
 }
 
 #[test]
 fn non_invite_udp_happy_path_ends_with_timers_k_and_j() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -462,24 +333,18 @@ fn non_invite_udp_happy_path_ends_with_timers_k_and_j() {
     );
     start(&mut sim, "OPTIONS", "z9hG4bKo1");
     sim.run(Duration::from_secs(120));
-    assert_eq!(
-        events(&sim.nodes[UAC]),
-        ["response 200", "terminated Normal"]
-    );
-    assert_eq!(
-        events(&sim.nodes[UAS]),
-        ["request OPTIONS", "terminated Normal"]
-    );
+    assert_eq!(sim.events(UAC), ["response 200", "terminated Normal"]);
+    assert_eq!(sim.events(UAS), ["request OPTIONS", "terminated Normal"]);
     // Timer K = T4 after the response (at 20 ms): terminated at 5.02 s.
-    assert_eq!(sim.nodes[UAC].log[1].0, ms(5020));
+    assert_eq!(sim.log[UAC][1].0, ms(5020));
     // Timer J = 64*T1 after the response (sent at 10 ms): 32.01 s.
-    assert_eq!(sim.nodes[UAS].log[1].0, ms(32_010));
+    assert_eq!(sim.log[UAS][1].0, ms(32_010));
     assert!(sim.idle());
 }
 
 #[test]
 fn non_invite_retransmits_on_timer_e_and_times_out_on_f() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -489,8 +354,7 @@ fn non_invite_retransmits_on_timer_e_and_times_out_on_f() {
     sim.filter = Box::new(|from, _| from == UAC); // every request lost
     start(&mut sim, "OPTIONS", "z9hG4bKo2");
     sim.run(Duration::from_secs(120));
-    let times: Vec<u64> = sim.nodes[UAC]
-        .sent
+    let times: Vec<u64> = sim.sent[UAC]
         .iter()
         .map(|(t, _)| t.as_millis() as u64)
         .collect();
@@ -501,14 +365,14 @@ fn non_invite_retransmits_on_timer_e_and_times_out_on_f() {
             0, 500, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500
         ]
     );
-    assert_eq!(events(&sim.nodes[UAC]), ["timeout", "terminated Timeout"]);
-    assert_eq!(sim.nodes[UAC].log[0].0, Duration::from_secs(32));
+    assert_eq!(sim.events(UAC), ["timeout", "terminated Timeout"]);
+    assert_eq!(sim.log[UAC][0].0, Duration::from_secs(32));
     assert!(sim.idle());
 }
 
 #[test]
 fn non_invite_proceeding_retransmits_every_t2() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -518,8 +382,7 @@ fn non_invite_proceeding_retransmits_every_t2() {
     // the UAS answers 100 then nothing: the client keeps retransmitting at T2
     start(&mut sim, "OPTIONS", "z9hG4bKo3");
     sim.run(Duration::from_secs(120));
-    let t: Vec<u64> = sim.nodes[UAC]
-        .sent
+    let t: Vec<u64> = sim.sent[UAC]
         .iter()
         .map(|(t, _)| t.as_millis() as u64)
         .collect();
@@ -527,17 +390,17 @@ fn non_invite_proceeding_retransmits_every_t2() {
     assert!(t.windows(2).skip(1).all(|w| w[1] - w[0] == 4000));
     // §17.1.2.2: every provisional response in Proceeding goes up to the TU
     // (the UAS resends its 100 for each retransmission).
-    let ev = events(&sim.nodes[UAC]);
+    let ev = sim.events(UAC);
     assert!(ev.len() > 3 && ev[..ev.len() - 2].iter().all(|e| e == "response 100"));
     assert_eq!(ev[ev.len() - 2..], ["timeout", "terminated Timeout"]);
-    assert!(sim.nodes[UAS].sent.len() >= 8);
+    assert!(sim.sent[UAS].len() >= 8);
     // Its transaction is still waiting for the TU; nothing else is pending.
     assert_eq!(sim.nodes[UAS].layer.server_count(), 1);
 }
 
 #[test]
 fn invite_retransmits_on_timer_a_and_times_out_on_b() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -547,20 +410,19 @@ fn invite_retransmits_on_timer_a_and_times_out_on_b() {
     sim.filter = Box::new(|from, _| from == UAC);
     start(&mut sim, "INVITE", "z9hG4bKi1");
     sim.run(Duration::from_secs(120));
-    let times: Vec<u64> = sim.nodes[UAC]
-        .sent
+    let times: Vec<u64> = sim.sent[UAC]
         .iter()
         .map(|(t, _)| t.as_millis() as u64)
         .collect();
     assert_eq!(times, [0, 500, 1500, 3500, 7500, 15_500, 31_500]);
-    assert_eq!(events(&sim.nodes[UAC]), ["timeout", "terminated Timeout"]);
-    assert_eq!(sim.nodes[UAC].log[0].0, Duration::from_secs(32));
+    assert_eq!(sim.events(UAC), ["timeout", "terminated Timeout"]);
+    assert_eq!(sim.log[UAC][0].0, Duration::from_secs(32));
     assert!(sim.idle());
 }
 
 #[test]
 fn invite_non_2xx_is_acked_and_retransmitted_on_timer_g_until_ack() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -585,8 +447,7 @@ fn invite_non_2xx_is_acked_and_retransmitted_on_timer_g_until_ack() {
     });
     start(&mut sim, "INVITE", "z9hG4bKi2");
     sim.run(Duration::from_secs(120));
-    let uas_sent: Vec<(u64, String)> = sim.nodes[UAS]
-        .sent
+    let uas_sent: Vec<(u64, String)> = sim.sent[UAS]
         .iter()
         .map(|(t, l)| (t.as_millis() as u64, l.clone()))
         .collect();
@@ -598,30 +459,23 @@ fn invite_non_2xx_is_acked_and_retransmitted_on_timer_g_until_ack() {
     // sent at 10 ms (INVITE arrival) then G = 0.5, 1, 2 s doubling
     assert_eq!(finals, [10, 510, 1510, 3510]);
     // the 486 reached the UAC once; it sent exactly one ACK (in the transaction)
-    let acks = sim.nodes[UAC]
-        .sent
+    let acks = sim.sent[UAC]
         .iter()
         .filter(|(_, l)| l.starts_with("ACK"))
         .count();
     assert_eq!(acks, 1);
-    assert_eq!(
-        events(&sim.nodes[UAC]),
-        ["response 486", "terminated Normal"]
-    );
+    assert_eq!(sim.events(UAC), ["response 486", "terminated Normal"]);
     // UAS: Confirmed on ACK then Timer I (T4)
-    assert_eq!(
-        events(&sim.nodes[UAS]),
-        ["request INVITE", "terminated Normal"]
-    );
-    assert_eq!(sim.nodes[UAS].log[1].0, ms(3530 + 5000));
+    assert_eq!(sim.events(UAS), ["request INVITE", "terminated Normal"]);
+    assert_eq!(sim.log[UAS][1].0, ms(3530 + 5000));
     // UAC: Timer D = 32 s after the 486 arrived at 3.52 s
-    assert_eq!(sim.nodes[UAC].log[1].0, ms(3520 + 32_000));
+    assert_eq!(sim.log[UAC][1].0, ms(3520 + 32_000));
     assert!(sim.idle());
 }
 
 #[test]
 fn invite_server_without_ack_ends_on_timer_h() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -631,19 +485,14 @@ fn invite_server_without_ack_ends_on_timer_h() {
     sim.filter = Box::new(|from, d| from == UAC && d.starts_with(b"ACK"));
     start(&mut sim, "INVITE", "z9hG4bKi3");
     sim.run(Duration::from_secs(120));
-    assert_eq!(
-        events(&sim.nodes[UAS]),
-        ["request INVITE", "terminated AckTimeout"]
-    );
-    assert_eq!(sim.nodes[UAS].log[1].0, ms(10 + 32_000));
+    assert_eq!(sim.events(UAS), ["request INVITE", "terminated AckTimeout"]);
+    assert_eq!(sim.log[UAS][1].0, ms(10 + 32_000));
     // each retransmitted 603 was ACKed again by the client (Completed state)
-    let acks = sim.nodes[UAC]
-        .sent
+    let acks = sim.sent[UAC]
         .iter()
         .filter(|(_, l)| l.starts_with("ACK"))
         .count();
-    let finals = sim.nodes[UAS]
-        .sent
+    let finals = sim.sent[UAS]
         .iter()
         .filter(|(_, l)| l.contains("603"))
         .count();
@@ -653,7 +502,7 @@ fn invite_server_without_ack_ends_on_timer_h() {
 
 #[test]
 fn invite_2xx_accepted_state_passes_retransmissions_and_ack_up() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -663,20 +512,19 @@ fn invite_2xx_accepted_state_passes_retransmissions_and_ack_up() {
     start(&mut sim, "INVITE", "z9hG4bKi4");
     sim.run(Duration::from_secs(120));
     assert_eq!(
-        events(&sim.nodes[UAC]),
+        sim.events(UAC),
         ["response 180", "response 200", "terminated Normal"]
     );
     // Timer M = 64*T1 after the 2xx (sent at 210 ms, arrives 220 ms)
-    assert_eq!(sim.nodes[UAC].log[2].0, ms(220 + 32_000));
+    assert_eq!(sim.log[UAC][2].0, ms(220 + 32_000));
     // the 2xx ACK (new branch) reaches the UAS TU; Timer L ends the INVITE tx
     assert_eq!(
-        events(&sim.nodes[UAS]),
+        sim.events(UAS),
         ["request INVITE", "ack", "terminated Normal"]
     );
-    assert_eq!(sim.nodes[UAS].log[2].0, ms(210 + 32_000));
+    assert_eq!(sim.log[UAS][2].0, ms(210 + 32_000));
     // no retransmission of the INVITE: the 180 came before Timer A
-    let invites = sim.nodes[UAC]
-        .sent
+    let invites = sim.sent[UAC]
         .iter()
         .filter(|(_, l)| l.starts_with("INVITE"))
         .count();
@@ -686,7 +534,7 @@ fn invite_2xx_accepted_state_passes_retransmissions_and_ack_up() {
 
 #[test]
 fn automatic_100_trying_stops_invite_retransmissions() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -695,28 +543,21 @@ fn automatic_100_trying_stops_invite_retransmissions() {
     );
     start(&mut sim, "INVITE", "z9hG4bKi5");
     sim.run(Duration::from_secs(120));
-    assert_eq!(
-        events(&sim.nodes[UAC])[..2],
-        ["response 100", "response 200"]
-    );
+    assert_eq!(sim.events(UAC)[..2], ["response 100", "response 200"]);
     // 100 sent 200 ms after the INVITE arrived (10 ms), received at 220 ms:
     // Timer A (500 ms) never fired.
-    let invites = sim.nodes[UAC]
-        .sent
+    let invites = sim.sent[UAC]
         .iter()
         .filter(|(_, l)| l.starts_with("INVITE"))
         .count();
     assert_eq!(invites, 1);
-    assert_eq!(
-        sim.nodes[UAS].sent[0],
-        (ms(210), "SIP/2.0 100 Trying".to_owned())
-    );
+    assert_eq!(sim.sent[UAS][0], (ms(210), "SIP/2.0 100 Trying".to_owned()));
     assert!(sim.idle());
 }
 
 #[test]
 fn cancel_after_provisional_gets_487() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -725,12 +566,12 @@ fn cancel_after_provisional_gets_487() {
     );
     let tx = start(&mut sim, "INVITE", "z9hG4bKi6");
     sim.run(Duration::from_secs(6)); // 100 at 220 ms, 180 at ~5 s
-    assert_eq!(events(&sim.nodes[UAC]), ["response 100", "response 180"]);
+    assert_eq!(sim.events(UAC), ["response 100", "response 180"]);
     let now = sim.now;
     assert!(sim.nodes[UAC].layer.cancel(tx, now).unwrap());
     sim.run(Duration::from_secs(200));
     assert_eq!(
-        events(&sim.nodes[UAC]),
+        sim.events(UAC),
         [
             "response 100",
             "response 180",
@@ -739,7 +580,7 @@ fn cancel_after_provisional_gets_487() {
         ]
     );
     assert_eq!(
-        events(&sim.nodes[UAS]),
+        sim.events(UAS),
         [
             "request INVITE",
             "request CANCEL (cancels)",
@@ -747,12 +588,7 @@ fn cancel_after_provisional_gets_487() {
             "terminated Normal"
         ]
     );
-    assert!(
-        sim.nodes[UAC]
-            .sent
-            .iter()
-            .any(|(_, l)| l.starts_with("CANCEL"))
-    );
+    assert!(sim.sent[UAC].iter().any(|(_, l)| l.starts_with("CANCEL")));
     assert!(sim.idle());
 }
 
@@ -774,22 +610,22 @@ fn cancelled_invite_without_final_response_ends_after_64_t1() {
             });
         }
     });
-    let mut sim = Sim::new(Transport::Udp, NetConfig::default(), 1, uac(), tu);
+    let mut sim = pair(Transport::Udp, NetConfig::default(), 1, uac(), tu);
     let tx = start(&mut sim, "INVITE", "z9hG4bKc9");
     sim.run(ms(100));
     let now = sim.now;
     assert!(sim.nodes[UAC].layer.cancel(tx, now).unwrap());
     sim.run(Duration::from_secs(300));
-    let ev = events(&sim.nodes[UAC]);
+    let ev = sim.events(UAC);
     assert_eq!(ev[ev.len() - 2..], ["timeout", "terminated Timeout"]);
-    let timeout_at = sim.nodes[UAC].log[sim.nodes[UAC].log.len() - 2].0;
+    let timeout_at = sim.log[UAC][sim.log[UAC].len() - 2].0;
     assert_eq!(timeout_at, now - sim.start + Duration::from_secs(32));
     assert_eq!(sim.nodes[UAC].layer.client_count(), 0);
 }
 
 #[test]
 fn cancel_before_provisional_waits_for_it() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Udp,
         NetConfig::default(),
         1,
@@ -802,27 +638,21 @@ fn cancel_before_provisional_waits_for_it() {
     let now = sim.now;
     assert!(sim.nodes[UAC].layer.cancel(tx, now).unwrap());
     sim.drain();
-    assert!(
-        !sim.nodes[UAC]
-            .sent
-            .iter()
-            .any(|(_, l)| l.starts_with("CANCEL"))
-    );
+    assert!(!sim.sent[UAC].iter().any(|(_, l)| l.starts_with("CANCEL")));
     sim.run(Duration::from_secs(200));
-    let cancel_at = sim.nodes[UAC]
-        .sent
+    let cancel_at = sim.sent[UAC]
         .iter()
         .find(|(_, l)| l.starts_with("CANCEL"))
         .unwrap()
         .0;
     assert_eq!(cancel_at, ms(2010 + 10)); // right when the 180 arrived
-    assert!(events(&sim.nodes[UAC]).contains(&"response 487".to_owned()));
+    assert!(sim.events(UAC).contains(&"response 487".to_owned()));
     assert!(sim.idle());
 }
 
 #[test]
 fn reliable_transport_never_retransmits_and_ends_at_once() {
-    let mut sim = Sim::new(
+    let mut sim = pair(
         Transport::Tcp,
         NetConfig::default(),
         1,
@@ -832,16 +662,15 @@ fn reliable_transport_never_retransmits_and_ends_at_once() {
     start(&mut sim, "INVITE", "z9hG4bKt1");
     start(&mut sim, "OPTIONS", "z9hG4bKt2");
     sim.run(Duration::from_secs(120));
-    let invites = sim.nodes[UAC]
-        .sent
+    let invites = sim.sent[UAC]
         .iter()
         .filter(|(_, l)| l.starts_with("INVITE"))
         .count();
     assert_eq!(invites, 1);
     // Timers D and K are zero: both client transactions end with their response.
-    assert!(sim.nodes[UAC].log.iter().all(|(t, _)| *t <= ms(30)));
+    assert!(sim.log[UAC].iter().all(|(t, _)| *t <= ms(30)));
     // Timer I and J are zero; the INVITE server tx ends when the ACK arrives.
-    assert!(sim.nodes[UAS].log.iter().all(|(t, _)| *t <= ms(40)));
+    assert!(sim.log[UAS].iter().all(|(t, _)| *t <= ms(40)));
     assert!(sim.idle());
 }
 
@@ -851,16 +680,17 @@ fn retransmissions_are_absorbed() {
         dup: 1.0,
         ..NetConfig::default()
     };
-    let mut sim = Sim::new(Transport::Udp, net, 7, uac(), uas(&[180, 486], ms(100)));
+    let mut sim = pair(Transport::Udp, net, 7, uac(), uas(&[180, 486], ms(100)));
     start(&mut sim, "INVITE", "z9hG4bKd1");
     start(&mut sim, "MESSAGE", "z9hG4bKd2");
     sim.run(Duration::from_secs(120));
-    let uas_requests = events(&sim.nodes[UAS])
+    let uas_requests = sim
+        .events(UAS)
         .iter()
         .filter(|e| e.starts_with("request"))
         .count();
     assert_eq!(uas_requests, 2, "each request reaches the TU once");
-    let uac = events(&sim.nodes[UAC]);
+    let uac = sim.events(UAC);
     // One final response per transaction reaches the TU (duplicates absorbed);
     // provisional ones in Proceeding go up each time (§17.1.1.2, §17.1.2.2),
     // so each duplicated 180 is seen twice.
@@ -1001,20 +831,21 @@ fn lossy_network_property_no_leaks() {
         let codes: &'static [&'static [u16]] =
             &[&[200], &[180, 486], &[100, 200], &[180, 200], &[603]];
         let pick = codes[(seed % codes.len() as u64) as usize];
-        let mut sim = Sim::new(Transport::Udp, net, seed, uac(), uas(pick, ms(150)));
+        let mut sim = pair(Transport::Udp, net, seed, uac(), uas(pick, ms(150)));
         let n = 6;
         for i in 0..n {
             let method = if i % 2 == 0 { "INVITE" } else { "MESSAGE" };
             start(&mut sim, method, &format!("z9hG4bKp{seed}x{i}"));
         }
         sim.run(Duration::from_secs(600));
-        let uac = events(&sim.nodes[UAC]);
+        let uac = sim.events(UAC);
         let ended = uac.iter().filter(|e| e.starts_with("terminated")).count();
         assert_eq!(ended, n, "seed {seed}: {uac:?}");
         for e in uac.iter().filter(|e| e.starts_with("response")) {
             assert!(!e.contains("stray"));
         }
-        let uas_requests: Vec<String> = events(&sim.nodes[UAS])
+        let uas_requests: Vec<String> = sim
+            .events(UAS)
             .into_iter()
             .filter(|e| e.starts_with("request"))
             .collect();

@@ -1,0 +1,671 @@
+//! Proxy tests: a UAC, the proxy and one or two UASs on the simulated network.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::sim::{self, Element, NetConfig, addr};
+use crate::transaction::tests::{self as tt, Tu, ms, uac_acking_via, uas_with_contact};
+
+const UAC: usize = 0;
+const PROXY: usize = 1;
+const UAS1: usize = 2;
+const UAS2: usize = 3;
+
+/// How the test application routes: called for every `Route` output with
+/// the request and the Route values that named the proxy.
+type App = Box<dyn FnMut(&mut Proxy, ContextId, &Request, &[Uri<'static>], Instant)>;
+
+struct ProxyNode {
+    proxy: Proxy,
+    app: App,
+    transport: Transport,
+}
+
+/// A scripted UAS at element `i` (its responses carry its Contact).
+fn uas_at(i: usize, codes: &'static [u16], after: Duration) -> Tu {
+    uas_with_contact(Some(addr(i)), codes, after)
+}
+
+#[allow(clippy::large_enum_variant)] // a handful of test nodes
+enum Node {
+    Ua(tt::Node),
+    Proxy(ProxyNode),
+}
+
+impl Element for Node {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Node::Ua(n) => n.addr(),
+            Node::Proxy(_) => addr(PROXY),
+        }
+    }
+    fn receive(&mut self, msg: Message, from: Remote, now: Instant) {
+        match self {
+            Node::Ua(n) => n.receive(msg, from, now),
+            Node::Proxy(p) => p.proxy.handle_message(msg, from, now),
+        }
+    }
+    fn timeout(&mut self, now: Instant) {
+        match self {
+            Node::Ua(n) => n.timeout(now),
+            Node::Proxy(p) => p.proxy.handle_timeout(now),
+        }
+    }
+    fn next_timeout(&mut self) -> Option<Instant> {
+        match self {
+            Node::Ua(n) => n.next_timeout(),
+            Node::Proxy(p) => p.proxy.poll_timeout(),
+        }
+    }
+    fn drain(&mut self, now: Instant) -> (Vec<(Remote, Bytes)>, Vec<String>) {
+        match self {
+            Node::Ua(n) => n.drain(now),
+            Node::Proxy(p) => {
+                let (mut tx, mut ev) = (Vec::new(), Vec::new());
+                while let Some(o) = p.proxy.poll_output() {
+                    match o {
+                        ProxyOutput::Transmit { to, data, .. } => tx.push((to, data)),
+                        ProxyOutput::Route {
+                            ctx,
+                            request,
+                            own_routes,
+                            ..
+                        } => {
+                            ev.push(format!("route {}", request.method()));
+                            (p.app)(&mut p.proxy, ctx, &request, &own_routes, now);
+                        }
+                        ProxyOutput::Stateless { request, .. } => {
+                            // The ACK's Request-URI is the UAS's Contact.
+                            ev.push(format!("stateless {}", request.method()));
+                            let uri = request.uri();
+                            let sip = uri.as_sip().unwrap();
+                            let ip = sip.host().ip().unwrap();
+                            let to = Remote::new(
+                                p.transport,
+                                SocketAddr::new(ip, sip.port().unwrap_or(5060)),
+                            );
+                            p.proxy.forward_stateless(request, to).unwrap();
+                        }
+                        ProxyOutput::Finished { status, .. } => {
+                            ev.push(format!("finished {status}"))
+                        }
+                    }
+                }
+                (tx, ev)
+            }
+        }
+    }
+    fn idle(&self) -> bool {
+        match self {
+            Node::Ua(n) => n.idle(),
+            Node::Proxy(p) => p.proxy.is_idle(),
+        }
+    }
+}
+
+type Sim = sim::Sim<Node>;
+
+fn proxy_config(transport: Transport) -> ProxyConfig {
+    ProxyConfig::new(vec![
+        LocalAddr::new(transport, "192.0.2.2", 5060),
+        LocalAddr::new(Transport::Tcp, "192.0.2.2", 5060),
+    ])
+}
+
+/// UAC → proxy → UAS1 [, UAS2] with the given routing and UAS scripts.
+fn topology(net: NetConfig, seed: u64, app: App, uas1: Tu, uas2: Option<Tu>) -> Sim {
+    let mut sim = Sim::new(Transport::Udp, net, seed);
+    sim.add(Node::Ua(tt::Node::new(UAC, uac_acking_via(PROXY))));
+    sim.add(Node::Proxy(ProxyNode {
+        proxy: Proxy::new(proxy_config(Transport::Udp)),
+        app,
+        transport: Transport::Udp,
+    }));
+    sim.add(Node::Ua(tt::Node::new(UAS1, uas1)));
+    if let Some(u) = uas2 {
+        sim.add(Node::Ua(tt::Node::new(UAS2, u)));
+    }
+    sim
+}
+
+/// A scripted UAS (for topologies where its Contact does not matter, or it
+/// is UAS1).
+fn uas_any(codes: &'static [u16], after: Duration) -> Tu {
+    uas_at(UAS1, codes, after)
+}
+
+fn to(i: usize) -> Remote {
+    Remote::new(Transport::Udp, addr(i))
+}
+
+/// Routes every request to the given groups of UASs.
+fn route_to(groups: &'static [&'static [usize]]) -> App {
+    Box::new(move |p, ctx, _req, _own, now| {
+        let groups = groups
+            .iter()
+            .map(|g| g.iter().map(|&i| Target::new(to(i))).collect())
+            .collect();
+        p.forward_groups(ctx, groups, now).unwrap();
+    })
+}
+
+fn send(sim: &mut Sim, method: &str, branch: &str) -> crate::transaction::ClientTxId {
+    let now = sim.now;
+    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
+        unreachable!()
+    };
+    uac.layer
+        .send_request(request(method, branch), to(PROXY), now)
+        .unwrap()
+}
+
+/// A request from the UAC for `sip:bob@example.com` (not the proxy itself).
+fn request(method: &str, branch: &str) -> Request {
+    let mut r = tt::request(method, branch, "192.0.2.1");
+    r.set_uri(&Uri::parse("sip:bob@example.com").unwrap());
+    r
+}
+
+fn uas_saw(sim: &Sim, i: usize) -> Vec<String> {
+    sim.events(i)
+        .into_iter()
+        .filter(|e| e.starts_with("request") || e == "ack")
+        .collect()
+}
+
+#[test]
+fn invite_through_the_proxy_with_record_route_and_stateless_ack() {
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_at(UAS1, &[180, 200], ms(100)),
+        None,
+    );
+    send(&mut sim, "INVITE", "z9hG4bKp1");
+    sim.run(Duration::from_secs(300));
+    assert_eq!(
+        sim.events(UAC),
+        [
+            "response 100",
+            "response 180",
+            "response 200",
+            "terminated Normal"
+        ]
+    );
+    assert_eq!(uas_saw(&sim, UAS1), ["request INVITE", "ack"]);
+    assert_eq!(
+        sim.events(PROXY),
+        ["route INVITE", "finished 200", "stateless ACK"]
+    );
+    // what reached the UAS: our Via on top, Max-Forwards decremented, Record-Route
+    let Node::Proxy(p) = &sim.nodes[PROXY] else {
+        unreachable!()
+    };
+    assert!(p.proxy.is_idle());
+    assert!(sim.idle());
+}
+
+#[test]
+fn forwarded_request_is_rewritten_per_section_16_6() {
+    // Inspect the request the UAS receives.
+    let seen: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
+    let s2 = seen.clone();
+    let uas_tu: Tu = Box::new(move |l, o, now, _| {
+        if let crate::transaction::Output::Request { tx, request, .. } = o {
+            *s2.borrow_mut() = Some(request.clone());
+            tt::reply(l, *tx, 486, now);
+        }
+    });
+    let app: App = Box::new(|p, ctx, _req, _own, now| {
+        let target = Target::new(to(UAS1))
+            .with_uri(Uri::parse("sip:bob@192.0.2.3").unwrap().into_owned())
+            .with_route("<sip:as.example.com;lr>")
+            .with_header(HeaderName::from_static("X-Proxied"), "yes");
+        p.forward(ctx, vec![target], now).unwrap();
+    });
+    let mut sim = topology(NetConfig::default(), 1, app, uas_tu, None);
+    send(&mut sim, "OPTIONS", "z9hG4bKp2");
+    sim.run(Duration::from_secs(300));
+    let req = seen.borrow().clone().unwrap();
+    assert_eq!(req.uri().as_str(), "sip:bob@192.0.2.3");
+    assert_eq!(req.max_forwards().unwrap(), Some(69));
+    let vias: Vec<String> = req
+        .vias()
+        .map(|v| v.unwrap().host().as_str().to_owned())
+        .collect();
+    assert_eq!(vias, ["192.0.2.2", "192.0.2.1"]);
+    let branch = req.via().unwrap().branch().unwrap().to_owned();
+    assert!(branch.starts_with("z9hG4bKcw"));
+    let rr: Vec<String> = req
+        .record_routes()
+        .map(|r| r.unwrap().to_string())
+        .collect();
+    assert_eq!(rr, ["<sip:192.0.2.2:5060;lr>"]);
+    let routes: Vec<String> = req.routes().map(|r| r.unwrap().to_string()).collect();
+    assert_eq!(routes, ["<sip:as.example.com;lr>"]);
+    assert!(
+        req.headers()
+            .contains(&HeaderName::from_static("X-Proxied"))
+    );
+    // the 486 came back with the proxy's Via removed
+    assert_eq!(sim.events(UAC)[0], "response 486");
+    assert!(sim.idle());
+}
+
+#[test]
+fn parallel_fork_forwards_the_2xx_and_cancels_the_other_branch() {
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1, UAS2]]),
+        uas_any(&[180, 200], ms(500)),
+        Some(uas_at(UAS2, &[180], ms(100))), // rings until cancelled
+    );
+    send(&mut sim, "INVITE", "z9hG4bKp3");
+    sim.run(Duration::from_secs(300));
+    let uac = sim.events(UAC);
+    assert_eq!(uac.iter().filter(|e| *e == "response 200").count(), 1);
+    assert!(!uac.iter().any(|e| e == "response 487"));
+    assert_eq!(
+        uas_saw(&sim, UAS2),
+        ["request INVITE", "request CANCEL (cancels)"]
+    );
+    assert!(sim.sent[UAS2].iter().any(|(_, l)| l.contains("487")));
+    assert!(sim.idle());
+}
+
+#[test]
+fn best_response_prefers_6xx_then_lowest_class_then_challenges() {
+    fn outcome(a: &'static [u16], b: &'static [u16]) -> (Vec<String>, Option<Vec<String>>) {
+        let mut sim = topology(
+            NetConfig::default(),
+            1,
+            route_to(&[&[UAS1, UAS2]]),
+            uas_any(a, ms(50)),
+            Some(uas_at(UAS2, b, ms(80))),
+        );
+        send(&mut sim, "MESSAGE", "z9hG4bKbest");
+        sim.run(Duration::from_secs(300));
+        assert!(sim.idle());
+        (sim.events(UAC), None)
+    }
+    let first_final = |ev: Vec<String>| {
+        ev.into_iter()
+            .find(|e| e.starts_with("response") && !e.contains(" 1"))
+            .unwrap()
+    };
+    assert_eq!(first_final(outcome(&[404], &[486]).0), "response 404");
+    assert_eq!(first_final(outcome(&[503], &[404]).0), "response 404");
+    assert_eq!(first_final(outcome(&[404], &[603]).0), "response 603");
+    assert_eq!(first_final(outcome(&[503], &[504]).0), "response 500"); // 503 → 500
+    assert_eq!(first_final(outcome(&[404], &[415]).0), "response 415"); // preferred 4xx
+}
+
+#[test]
+fn challenges_of_all_401s_are_merged() {
+    let challenge = |realm: &'static str| -> Tu {
+        Box::new(move |l, o, now, _| {
+            if let crate::transaction::Output::Request { tx, request, .. } = o {
+                let mut r = request
+                    .make_response(StatusCode::UNAUTHORIZED, None, Some("x"))
+                    .unwrap();
+                r.push_header(
+                    &HeaderName::WWW_AUTHENTICATE,
+                    &format!("Digest realm=\"{realm}\", nonce=\"n\""),
+                )
+                .unwrap();
+                l.send_response(*tx, r, now).unwrap();
+            }
+        })
+    };
+    let got: std::rc::Rc<std::cell::RefCell<Vec<String>>> = Default::default();
+    let g2 = got.clone();
+    let mut sim = Sim::new(Transport::Udp, NetConfig::default(), 1);
+    sim.add(Node::Ua(tt::Node::new(
+        UAC,
+        Box::new(move |_l, o, _n, _| {
+            if let crate::transaction::Output::Response { response, .. } = o {
+                for h in response.headers().get_all(&HeaderName::WWW_AUTHENTICATE) {
+                    g2.borrow_mut().push(h.value_str().unwrap().to_owned());
+                }
+            }
+        }),
+    )));
+    sim.add(Node::Proxy(ProxyNode {
+        proxy: Proxy::new(proxy_config(Transport::Udp)),
+        app: route_to(&[&[UAS1, UAS2]]),
+        transport: Transport::Udp,
+    }));
+    sim.add(Node::Ua(tt::Node::new(UAS1, challenge("one"))));
+    sim.add(Node::Ua(tt::Node::new(UAS2, challenge("two"))));
+    send(&mut sim, "MESSAGE", "z9hG4bKauth");
+    sim.run(Duration::from_secs(300));
+    let mut g = got.borrow().clone();
+    g.sort();
+    assert_eq!(
+        g,
+        [
+            "Digest realm=\"one\", nonce=\"n\"",
+            "Digest realm=\"two\", nonce=\"n\""
+        ]
+    );
+}
+
+#[test]
+fn sequential_groups_try_the_next_after_failures() {
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1], &[UAS2]]),
+        uas_any(&[486], ms(50)),
+        Some(uas_at(UAS2, &[200], ms(50))),
+    );
+    send(&mut sim, "INVITE", "z9hG4bKseq");
+    sim.run(Duration::from_secs(300));
+    let uac = sim.events(UAC);
+    assert!(uac.contains(&"response 200".to_owned()));
+    assert!(!uac.contains(&"response 486".to_owned()));
+    assert_eq!(uas_saw(&sim, UAS1), ["request INVITE"]);
+    // UAS2 was tried only after UAS1's 486
+    let t1 = sim.sent[UAS1]
+        .iter()
+        .find(|(_, l)| l.contains("486"))
+        .unwrap()
+        .0;
+    let t2 = sim.log[UAS2]
+        .iter()
+        .find(|(_, e)| e == "request INVITE")
+        .unwrap()
+        .0;
+    assert!(t2 > t1);
+    assert!(sim.idle());
+}
+
+#[test]
+fn cancel_from_upstream_reaches_every_branch() {
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1, UAS2]]),
+        uas_any(&[180], ms(100)),
+        Some(uas_at(UAS2, &[183], ms(100))),
+    );
+    let tx = send(&mut sim, "INVITE", "z9hG4bKcan");
+    sim.run(ms(1000));
+    let now = sim.now;
+    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
+        unreachable!()
+    };
+    assert!(uac.layer.cancel(tx, now).unwrap());
+    sim.run(Duration::from_secs(300));
+    for uas in [UAS1, UAS2] {
+        assert_eq!(
+            uas_saw(&sim, uas),
+            ["request INVITE", "request CANCEL (cancels)"]
+        );
+    }
+    let uac = sim.events(UAC);
+    assert_eq!(uac.iter().filter(|e| *e == "response 487").count(), 1);
+    assert!(sim.idle());
+}
+
+#[test]
+fn timer_c_cancels_a_branch_that_only_rings() {
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_any(&[180], ms(100)),
+        None,
+    );
+    send(&mut sim, "INVITE", "z9hG4bKtc");
+    sim.run(Duration::from_secs(600));
+    // Timer C (185 s) after the 180 reached the proxy: CANCEL, then 487 upstream.
+    let cancel_at = sim.sent[PROXY]
+        .iter()
+        .find(|(_, l)| l.starts_with("CANCEL"))
+        .unwrap()
+        .0;
+    assert!(cancel_at >= Duration::from_secs(185) && cancel_at < Duration::from_secs(186));
+    assert!(sim.events(UAC).contains(&"response 487".to_owned()));
+    assert!(sim.idle());
+}
+
+#[test]
+fn validation_483_420_and_482() {
+    // Max-Forwards 0
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_any(&[200], ms(0)),
+        None,
+    );
+    let now = sim.now;
+    let mut req = request("OPTIONS", "z9hG4bKmf");
+    req.set_header(&HeaderName::MAX_FORWARDS, "0").unwrap();
+    req.push_header(&HeaderName::PROXY_REQUIRE, "x-unknown")
+        .unwrap();
+    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
+        unreachable!()
+    };
+    uac.layer.send_request(req, to(PROXY), now).unwrap();
+    let mut req = request("OPTIONS", "z9hG4bKpr");
+    req.push_header(&HeaderName::PROXY_REQUIRE, "x-unknown, x-other")
+        .unwrap();
+    uac.layer.send_request(req, to(PROXY), now).unwrap();
+    sim.run(Duration::from_secs(300));
+    let finals: Vec<String> = sim
+        .events(UAC)
+        .into_iter()
+        .filter(|e| e.starts_with("response"))
+        .collect();
+    assert_eq!(finals, ["response 483", "response 420"]);
+    assert!(uas_saw(&sim, UAS1).is_empty());
+
+    // A request the proxy routes back to itself unchanged is a loop.
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[PROXY]]),
+        uas_any(&[200], ms(0)),
+        None,
+    );
+    send(&mut sim, "OPTIONS", "z9hG4bKloop");
+    sim.run(Duration::from_secs(300));
+    assert!(sim.events(UAC).contains(&"response 482".to_owned()));
+    assert!(sim.idle());
+}
+
+#[test]
+fn spiral_with_a_new_route_is_not_a_loop() {
+    // First pass: forwarded to the proxy itself with a Route naming an AS;
+    // second pass (different Route set, hence different hash): to the UAS.
+    let app: App = Box::new(|p, ctx, req, _own, now| {
+        let first = req
+            .headers()
+            .get(&HeaderName::from_static("X-Pass"))
+            .is_none();
+        let target = if first {
+            Target::new(to(PROXY)).with_header(HeaderName::from_static("X-Pass"), "2")
+        } else {
+            Target::new(to(UAS1))
+        };
+        p.forward(ctx, vec![target], now).unwrap();
+    });
+    let mut sim = topology(NetConfig::default(), 1, app, uas_any(&[200], ms(0)), None);
+    send(&mut sim, "MESSAGE", "z9hG4bKspiral");
+    sim.run(Duration::from_secs(300));
+    // X-Pass is not in the loop hash, so this would loop; Route and RURI are.
+    // The proxy must see the hash equal and answer 482: document the rule.
+    assert!(sim.events(UAC).contains(&"response 482".to_owned()));
+
+    let app: App = Box::new(|p, ctx, _req, own, now| {
+        // The request comes back with the Route we pushed, which names us and
+        // carries the original-dialog identifier: that is how we know.
+        let returning = own.iter().any(|u| {
+            u.as_sip()
+                .is_some_and(|s| s.param("odi") == Some(Some("abc")))
+        });
+        let target = if returning {
+            Target::new(to(UAS1))
+        } else {
+            // e.g. an IMS AS hop: the Route changes the hash
+            Target::new(to(PROXY)).with_route("<sip:192.0.2.2:5060;lr;odi=abc>")
+        };
+        p.forward(ctx, vec![target], now).unwrap();
+    });
+    let mut sim = topology(NetConfig::default(), 1, app, uas_any(&[200], ms(0)), None);
+    send(&mut sim, "MESSAGE", "z9hG4bKspiral2");
+    sim.run(Duration::from_secs(300));
+    assert!(sim.events(UAC).contains(&"response 200".to_owned()));
+    assert!(sim.idle());
+}
+
+#[test]
+fn route_preprocessing_pops_our_route_and_fixes_strict_routes() {
+    let seen: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
+    let s2 = seen.clone();
+    let uas_tu: Tu = Box::new(move |l, o, now, _| {
+        if let crate::transaction::Output::Request { tx, request, .. } = o {
+            *s2.borrow_mut() = Some(request.clone());
+            tt::reply(l, *tx, 200, now);
+        }
+    });
+    let app: App = Box::new(|p, ctx, req, _own, now| {
+        // our Route value is gone; the next one is a strict router
+        let routes: Vec<String> = req.routes().map(|r| r.unwrap().uri().to_string()).collect();
+        assert_eq!(routes, ["sip:192.0.2.3:5060"]);
+        p.forward(
+            ctx,
+            vec![Target::new(to(UAS1)).with_record_route(false)],
+            now,
+        )
+        .unwrap();
+    });
+    let mut sim = topology(NetConfig::default(), 1, app, uas_tu, None);
+    let now = sim.now;
+    let mut req = request("MESSAGE", "z9hG4bKroute");
+    req.push_header(
+        &HeaderName::ROUTE,
+        "<sip:192.0.2.2:5060;lr>, <sip:192.0.2.3:5060>",
+    )
+    .unwrap();
+    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
+        unreachable!()
+    };
+    uac.layer.send_request(req, to(PROXY), now).unwrap();
+    sim.run(Duration::from_secs(300));
+    let req = seen.borrow().clone().unwrap();
+    // §16.6 step 6: the strict router became the Request-URI, the old
+    // Request-URI the last Route value.
+    assert_eq!(req.uri().as_str(), "sip:192.0.2.3:5060");
+    let routes: Vec<String> = req.routes().map(|r| r.unwrap().uri().to_string()).collect();
+    assert_eq!(routes, ["sip:bob@example.com"]);
+    assert_eq!(req.record_routes().count(), 0);
+}
+
+#[test]
+fn double_record_route_when_the_transport_changes() {
+    let seen: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
+    let s2 = seen.clone();
+    let uas_tu: Tu = Box::new(move |l, o, now, _| {
+        if let crate::transaction::Output::Request { tx, request, .. } = o {
+            *s2.borrow_mut() = Some(request.clone());
+            tt::reply(l, *tx, 486, now);
+        }
+    });
+    let app: App = Box::new(|p, ctx, _req, _own, now| {
+        let tcp = Remote::new(Transport::Tcp, addr(UAS1));
+        p.forward(ctx, vec![Target::new(tcp)], now).unwrap();
+    });
+    let mut sim = topology(NetConfig::default(), 1, app, uas_tu, None);
+    send(&mut sim, "INVITE", "z9hG4bKdrr");
+    sim.run(Duration::from_secs(300));
+    let req = seen.borrow().clone().unwrap();
+    let rr: Vec<String> = req
+        .record_routes()
+        .map(|r| r.unwrap().to_string())
+        .collect();
+    assert_eq!(
+        rr,
+        [
+            "<sip:192.0.2.2:5060;transport=tcp;lr>",
+            "<sip:192.0.2.2:5060;lr>"
+        ]
+    );
+    assert_eq!(req.via().unwrap().transport(), "TCP");
+}
+
+#[test]
+fn respond_decision_and_cancel_before_decision() {
+    let app: App = Box::new(|p, ctx, req, _own, now| {
+        if req.method() == &Method::OPTIONS {
+            p.respond(
+                ctx,
+                StatusCode::OK,
+                None,
+                &[(HeaderName::ALLOW, "INVITE, OPTIONS".into())],
+                now,
+            )
+            .unwrap();
+        }
+        // INVITE: never decided; the CANCEL must still end it
+    });
+    let mut sim = topology(NetConfig::default(), 1, app, uas_any(&[], ms(0)), None);
+    send(&mut sim, "OPTIONS", "z9hG4bKresp");
+    let tx = send(&mut sim, "INVITE", "z9hG4bKundecided");
+    sim.run(ms(500));
+    let now = sim.now;
+    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
+        unreachable!()
+    };
+    assert!(uac.layer.cancel(tx, now).unwrap());
+    sim.run(Duration::from_secs(300));
+    let uac = sim.events(UAC);
+    assert!(uac.contains(&"response 200".to_owned()));
+    assert!(uac.contains(&"response 487".to_owned()));
+    assert!(sim.idle());
+}
+
+#[test]
+fn lossy_network_leaves_nothing_behind() {
+    for seed in 1..=25u64 {
+        let net = NetConfig {
+            loss: 0.25,
+            dup: 0.2,
+            min_delay: ms(5),
+            jitter: ms(300),
+        };
+        let scripts: [&'static [u16]; 4] = [&[180, 200], &[486], &[100, 200], &[603]];
+        let a = scripts[(seed % 4) as usize];
+        let b = scripts[((seed / 4) % 4) as usize];
+        let mut sim = topology(
+            net,
+            seed,
+            route_to(&[&[UAS1, UAS2]]),
+            uas_any(a, ms(120)),
+            Some(uas_at(UAS2, b, ms(200))),
+        );
+        for i in 0..4 {
+            let m = if i % 2 == 0 { "INVITE" } else { "MESSAGE" };
+            send(&mut sim, m, &format!("z9hG4bKl{seed}x{i}"));
+        }
+        sim.run(Duration::from_secs(900));
+        let ended = sim
+            .events(UAC)
+            .iter()
+            .filter(|e| e.starts_with("terminated"))
+            .count();
+        assert_eq!(ended, 4, "seed {seed}: {:?}", sim.events(UAC));
+        let Node::Proxy(p) = &sim.nodes[PROXY] else {
+            unreachable!()
+        };
+        assert!(p.proxy.is_idle(), "seed {seed}: proxy leaked {:?}", p.proxy);
+        assert!(sim.nodes.iter().all(|n| n.idle()), "seed {seed}");
+    }
+}
