@@ -5,7 +5,8 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
-//! | `sip` (default) | [`sip`] | `clearwater-sip`: SIP message layer |
+//! | `sip` (default) | [`sip`] | `clearwater-sip`: SIP message layer, transactions, proxy core |
+//! | `runtime` | `sip::runtime` | tokio UDP/TCP/WebSocket transports and the proxy server |
 //!
 //! Further crates (transactions and transports, store, timers, HSS, registrar,
 //! routing, charging) join as they land; see the repository's README.

@@ -71,6 +71,8 @@ mod triage;
 pub mod digest;
 pub mod header;
 pub mod proxy;
+#[cfg(feature = "runtime")]
+pub mod runtime;
 pub mod transaction;
 pub mod transport;
 pub mod uri;

@@ -1,0 +1,273 @@
+//! Socket tasks: UDP readers, TCP and WebSocket connections. Each task only
+//! moves bytes; everything it learns goes to the driver as an [`Event`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode as HttpStatus};
+
+use crate::framing::{Frame, Framer, PONG};
+use crate::transaction::TxId;
+use crate::transport::{FlowId, Remote, Transport};
+
+/// What the socket tasks tell the driver.
+pub(crate) enum Event {
+    /// One message's bytes (a datagram, a framed stream message, a WebSocket
+    /// message).
+    Message { data: Bytes, from: Remote },
+    /// A connection is up; `out` feeds its writer.
+    Connected {
+        flow: FlowId,
+        peer: SocketAddr,
+        transport: Transport,
+        out: mpsc::Sender<Bytes>,
+    },
+    /// A TCP or WebSocket listener accepted a stream.
+    Accepted {
+        stream: TcpStream,
+        peer: SocketAddr,
+        transport: Transport,
+    },
+    /// An outbound TCP connection could not be made.
+    ConnectFailed {
+        peer: SocketAddr,
+        pending: Vec<(Bytes, Option<TxId>)>,
+    },
+    /// A connection ended.
+    Closed { flow: FlowId },
+}
+
+/// Reads datagrams from a UDP socket forever.
+pub(crate) async fn udp_reader(sock: Arc<UdpSocket>, flow: FlowId, events: mpsc::Sender<Event>) {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        match sock.recv_from(&mut buf).await {
+            Ok((n, addr)) => {
+                let from = Remote::new(Transport::Udp, addr).with_flow(flow);
+                let data = Bytes::copy_from_slice(&buf[..n]);
+                if events.send(Event::Message { data, from }).await.is_err() {
+                    return;
+                }
+            }
+            // ICMP errors surface here on some systems; keep reading.
+            Err(e) => tracing::debug!("udp recv: {e}"),
+        }
+    }
+}
+
+/// Accepts TCP (or WebSocket) connections forever and hands them to the driver.
+pub(crate) async fn acceptor(
+    listener: TcpListener,
+    transport: Transport,
+    events: mpsc::Sender<Event>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let ev = Event::Accepted {
+                    stream,
+                    peer,
+                    transport,
+                };
+                if events.send(ev).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// What a connection task needs to know.
+pub(crate) struct Link {
+    pub(crate) flow: FlowId,
+    pub(crate) peer: SocketAddr,
+    pub(crate) framer: Framer,
+    pub(crate) idle: Duration,
+    pub(crate) events: mpsc::Sender<Event>,
+}
+
+/// Connects to `link.peer` over TCP, then runs the connection; data queued
+/// before the connection was up is sent first.
+pub(crate) async fn tcp_connect(
+    link: Link,
+    pending: Vec<(Bytes, Option<TxId>)>,
+    out_rx: mpsc::Receiver<Bytes>,
+    out_tx: mpsc::Sender<Bytes>,
+) {
+    let peer = link.peer;
+    let stream = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(peer)).await
+    {
+        Ok(Ok(s)) => s,
+        _ => {
+            let _ = link
+                .events
+                .send(Event::ConnectFailed { peer, pending })
+                .await;
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    // What was queued while connecting goes out first, in order.
+    for (data, _) in pending {
+        let _ = out_tx.try_send(data);
+    }
+    let _ = link
+        .events
+        .send(Event::Connected {
+            flow: link.flow,
+            peer,
+            transport: Transport::Tcp,
+            out: out_tx,
+        })
+        .await;
+    tcp_conn(stream, link, out_rx).await;
+}
+
+/// Runs a TCP connection: frames inbound bytes (answering RFC 5626 pings),
+/// writes what the driver queues, closes after `idle` without traffic.
+pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Receiver<Bytes>) {
+    let Link {
+        flow,
+        peer,
+        framer,
+        idle,
+        events,
+    } = link;
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(8192);
+    let from = Remote::new(Transport::Tcp, peer).with_flow(flow);
+    'conn: loop {
+        tokio::select! {
+            r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => {
+                match r {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => break 'conn, // idle timeout, EOF or error
+                }
+                loop {
+                    match framer.frame(&buf) {
+                        Ok(Frame::Complete(n)) => {
+                            let data = buf.split_to(n).freeze();
+                            if events.send(Event::Message { data, from }).await.is_err() {
+                                break 'conn;
+                            }
+                        }
+                        Ok(Frame::Ping) => {
+                            buf.advance(4);
+                            if wr.write_all(PONG).await.is_err() {
+                                break 'conn;
+                            }
+                        }
+                        Ok(Frame::Pong) => buf.advance(2),
+                        Ok(_) => break, // partial
+                        Err(e) => {
+                            // The stream's framing is lost: close it.
+                            tracing::debug!("framing error from {peer}: {e}");
+                            break 'conn;
+                        }
+                    }
+                }
+            }
+            data = out.recv() => {
+                match data {
+                    Some(d) => if wr.write_all(&d).await.is_err() { break 'conn; },
+                    None => break 'conn,
+                }
+            }
+        }
+    }
+    let _ = events.send(Event::Closed { flow }).await;
+}
+
+/// Runs a WebSocket connection (RFC 7118): the handshake must offer the `sip`
+/// subprotocol; every text or binary message is one SIP message.
+pub(crate) async fn ws_conn(
+    stream: TcpStream,
+    link: Link,
+    out_tx: mpsc::Sender<Bytes>,
+    mut out: mpsc::Receiver<Bytes>,
+) {
+    let Link {
+        flow,
+        peer,
+        idle,
+        events,
+        ..
+    } = link;
+    // The callback's signature is tungstenite's.
+    #[allow(clippy::result_large_err)]
+    let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+        let offers_sip = req
+            .headers()
+            .get_all("Sec-WebSocket-Protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim().eq_ignore_ascii_case("sip"));
+        if !offers_sip {
+            let mut err = ErrorResponse::new(Some("the sip subprotocol is required".into()));
+            *err.status_mut() = HttpStatus::BAD_REQUEST;
+            return Err(err);
+        }
+        resp.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+        Ok(resp)
+    };
+    let ws = match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::accept_hdr_async(stream, callback),
+    )
+    .await
+    {
+        Ok(Ok(ws)) => ws,
+        _ => return,
+    };
+    let _ = events
+        .send(Event::Connected {
+            flow,
+            peer,
+            transport: Transport::Ws,
+            out: out_tx,
+        })
+        .await;
+    let from = Remote::new(Transport::Ws, peer).with_flow(flow);
+    let (mut sink, mut source) = ws.split();
+    loop {
+        tokio::select! {
+            m = tokio::time::timeout(idle, source.next()) => {
+                let data = match m {
+                    Ok(Some(Ok(WsMessage::Text(t)))) => Bytes::from(t),
+                    Ok(Some(Ok(WsMessage::Binary(b)))) => b,
+                    Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_)))) => continue,
+                    _ => break, // close, error, idle timeout
+                };
+                if events.send(Event::Message { data, from }).await.is_err() {
+                    break;
+                }
+            }
+            data = out.recv() => {
+                let Some(d) = data else { break };
+                let msg = match std::str::from_utf8(&d) {
+                    Ok(s) => WsMessage::text(s.to_owned()),
+                    Err(_) => WsMessage::Binary(d),
+                };
+                if sink.send(msg).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = events.send(Event::Closed { flow }).await;
+}
