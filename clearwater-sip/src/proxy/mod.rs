@@ -213,6 +213,17 @@ pub enum ProxyOutput {
         /// Where it came from.
         from: Remote,
     },
+    /// A next hop did not answer (timeout or transport failure): feed it to a
+    /// blacklist ([`crate::runtime::dns::SipResolver::report_failure`]).
+    TargetFailed {
+        /// The next hop.
+        to: Remote,
+    },
+    /// A next hop answered (any response).
+    TargetResponded {
+        /// The next hop.
+        to: Remote,
+    },
     /// A context sent its final response.
     Finished {
         /// The context.
@@ -224,6 +235,7 @@ pub enum ProxyOutput {
 
 struct Branch {
     client: Option<ClientTxId>,
+    next_hop: Remote,
     provisional: bool,
     done: bool,
     timer_c: Option<u64>,
@@ -493,6 +505,9 @@ impl Proxy {
                 Output::StrayResponse { response, .. } => self.stray_response(response),
                 Output::Timeout { tx } => {
                     if let Some(&(ctx, b)) = self.by_client.get(&tx) {
+                        if let Some(to) = self.next_hop(ctx, b) {
+                            self.out.push_back(ProxyOutput::TargetFailed { to });
+                        }
                         self.branch_final(ctx, b, None, now);
                     }
                 }
@@ -742,6 +757,7 @@ impl Proxy {
         };
         c.branches.push(Branch {
             client: None,
+            next_hop: target.next_hop,
             provisional: false,
             done: false,
             timer_c: None,
@@ -828,10 +844,20 @@ impl Proxy {
         }
     }
 
+    fn next_hop(&self, ctx: u64, b: usize) -> Option<Remote> {
+        self.contexts
+            .get(&ctx)
+            .and_then(|c| c.branches.get(b))
+            .map(|br| br.next_hop)
+    }
+
     fn response(&mut self, tx: ClientTxId, mut resp: Response, now: Instant) {
         let Some(&(ctx, b)) = self.by_client.get(&tx) else {
             return;
         };
+        if let Some(to) = self.next_hop(ctx, b) {
+            self.out.push_back(ProxyOutput::TargetResponded { to });
+        }
         let code = resp.status().as_u16();
         if code == 100 {
             return; // §16.7 step 5: 100 is not forwarded

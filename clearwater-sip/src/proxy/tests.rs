@@ -92,6 +92,8 @@ impl Element for Node {
                         ProxyOutput::Finished { status, .. } => {
                             ev.push(format!("finished {status}"))
                         }
+                        ProxyOutput::TargetFailed { to } => ev.push(format!("failed {}", to.addr)),
+                        ProxyOutput::TargetResponded { .. } => {}
                     }
                 }
                 (tx, ev)
@@ -629,6 +631,29 @@ fn respond_decision_and_cancel_before_decision() {
     let uac = sim.events(UAC);
     assert!(uac.contains(&"response 200".to_owned()));
     assert!(uac.contains(&"response 487".to_owned()));
+    assert!(sim.idle());
+}
+
+#[test]
+fn unanswered_target_is_reported_failed_and_the_next_group_tried() {
+    // UAS1 never answers (all its traffic lost): after Timer B the proxy
+    // reports it failed and tries UAS2. (An INVITE: the proxy's 100 Trying
+    // keeps the UAC waiting; a non-INVITE would hit the UAC's own Timer F.)
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1], &[UAS2]]),
+        uas_any(&[200], ms(0)),
+        Some(uas_at(UAS2, &[200], ms(0))),
+    );
+    sim.filter = Box::new(|from, _| from == UAS1);
+    send(&mut sim, "INVITE", "z9hG4bKfail");
+    sim.run(Duration::from_secs(300));
+    assert!(
+        sim.events(PROXY)
+            .contains(&format!("failed {}", addr(UAS1)))
+    );
+    assert!(sim.events(UAC).contains(&"response 200".to_owned()));
     assert!(sim.idle());
 }
 

@@ -27,6 +27,7 @@
 //! Every connection has a [`FlowId`]; a [`Remote`] carrying one is sent on that
 //! connection.
 
+pub mod dns;
 mod net;
 
 use std::collections::HashMap;
@@ -137,6 +138,15 @@ pub fn next_hop_of(req: &Request) -> Option<Remote> {
     Some(Remote::new(transport, SocketAddr::new(ip, port)))
 }
 
+/// Receives what the proxy learns about next hops (typically a
+/// [`dns::SipResolver`], whose blacklist it feeds).
+pub trait TargetHealth: Send + Sync + 'static {
+    /// A next hop did not answer.
+    fn failed(&self, to: Remote);
+    /// A next hop answered.
+    fn responded(&self, to: Remote);
+}
+
 /// Where and how a [`ProxyServer`] listens.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -155,6 +165,11 @@ pub struct ServerConfig {
     pub triage: TriageConfig,
     /// Close TCP/WebSocket connections idle this long (default 10 minutes).
     pub idle_timeout: Duration,
+    /// Outbound TCP connections stop taking new requests after this long,
+    /// ±20% at random, so load rebalances as DNS changes (default 600 s, as
+    /// Clearwater does). A retired connection still carries responses and
+    /// closes when idle. A failed connection is replaced at once.
+    pub recycle_after: Duration,
 }
 
 impl ServerConfig {
@@ -168,6 +183,7 @@ impl ServerConfig {
             proxy: ProxyConfig::new(Vec::new()),
             triage: TriageConfig::default(),
             idle_timeout: Duration::from_secs(600),
+            recycle_after: Duration::from_secs(600),
         }
     }
 }
@@ -176,6 +192,8 @@ struct Conn {
     peer: SocketAddr,
     transport: Transport,
     out: mpsc::Sender<Bytes>,
+    /// Outbound connections: when to stop putting new requests on it.
+    retire_at: Option<Instant>,
 }
 
 /// A proxy on real sockets. See the [module docs](self).
@@ -188,9 +206,17 @@ pub struct ProxyServer<R: Router> {
     ws: Vec<TcpListener>,
     locals: Vec<(Transport, SocketAddr)>,
     next_flow: u64,
+    health: Option<Arc<dyn TargetHealth>>,
 }
 
 impl<R: Router> ProxyServer<R> {
+    /// Reports next-hop failures and answers to `health` (a resolver's
+    /// blacklist).
+    pub fn with_target_health(mut self, health: Arc<dyn TargetHealth>) -> Self {
+        self.health = Some(health);
+        self
+    }
+
     /// Binds every configured address.
     pub async fn bind(mut config: ServerConfig, router: R) -> io::Result<ProxyServer<R>> {
         let mut next_flow = 1;
@@ -235,6 +261,7 @@ impl<R: Router> ProxyServer<R> {
             ws,
             locals,
             next_flow,
+            health: None,
         })
     }
 
@@ -254,6 +281,7 @@ impl<R: Router> ProxyServer<R> {
             tcp,
             ws,
             mut next_flow,
+            health,
             ..
         } = self;
         let framer = Framer::new(config.triage.limits.clone());
@@ -320,18 +348,24 @@ impl<R: Router> ProxyServer<R> {
                             if transport == Transport::Ws {
                                 tasks.spawn(net::ws_conn(stream, link, out_tx, out_rx));
                             } else {
-                                conns.insert(flow, Conn { peer, transport, out: out_tx });
+                                conns.insert(flow, Conn { peer, transport, out: out_tx, retire_at: None });
                                 by_peer.insert((transport, peer), flow);
                                 tasks.spawn(net::tcp_conn(stream, link, out_rx));
                             }
                         }
                         Event::Connected { flow, peer, transport, out } => {
-                            connecting.remove(&peer);
-                            conns.insert(flow, Conn { peer, transport, out });
+                            // Only outbound TCP connections report Connected
+                            // late; WebSocket ones are inbound.
+                            let outbound = connecting.remove(&peer).is_some();
+                            let retire_at = outbound.then(|| now + jittered(config.recycle_after, flow));
+                            conns.insert(flow, Conn { peer, transport, out, retire_at });
                             by_peer.insert((transport, peer), flow);
                         }
                         Event::ConnectFailed { peer, pending } => {
                             connecting.remove(&peer);
+                            if let Some(h) = &health {
+                                h.failed(Remote::new(Transport::Tcp, peer));
+                            }
                             for (_, tx) in pending {
                                 if let Some(tx) = tx {
                                     proxy.transport_error(tx, now);
@@ -421,11 +455,32 @@ impl<R: Router> ProxyServer<R> {
                             let _ = acks.send((request, hop));
                         });
                     }
+                    ProxyOutput::TargetFailed { to } => {
+                        if let Some(h) = &health {
+                            h.failed(to);
+                        }
+                    }
+                    ProxyOutput::TargetResponded { to } => {
+                        if let Some(h) = &health {
+                            h.responded(to);
+                        }
+                    }
                     ProxyOutput::Finished { .. } => {}
                 }
             }
         }
     }
+}
+
+/// `base` ±20%, spread by `flow` and the clock.
+fn jittered(base: Duration, flow: FlowId) -> Duration {
+    let seed = flow.0.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos().into()),
+    );
+    let permille = 800 + (seed % 401); // 0.8 ..= 1.2
+    base * permille as u32 / 1000
 }
 
 fn host_text(a: &SocketAddr) -> String {
@@ -457,6 +512,17 @@ fn send(
             }
         }
         _ => {
+            // A connection past its recycling time takes no new requests
+            // (responses still go back on their flow).
+            if let Some(f) = by_peer.get(&(to.transport, to.addr)).copied()
+                && conns
+                    .get(&f)
+                    .and_then(|c| c.retire_at)
+                    .is_some_and(|t| Instant::now() >= t)
+                && to.flow != Some(f)
+            {
+                by_peer.remove(&(to.transport, to.addr));
+            }
             let flow = to
                 .flow
                 .filter(|f| conns.contains_key(f))

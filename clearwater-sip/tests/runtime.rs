@@ -1,0 +1,176 @@
+//! The runtime's connection handling: RFC 5626 keep-alives on TCP, outbound
+//! connection reuse and recycling, next-hop health reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use clearwater_sip::proxy::Target;
+use clearwater_sip::runtime::{
+    Decision, ProxyServer, RouteRequest, Router, ServerConfig, TargetHealth,
+};
+use clearwater_sip::transaction::Config;
+use clearwater_sip::transport::{Remote, Transport};
+use clearwater_sip::{Frame, Framer, Message, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+struct ForwardTo(Remote);
+
+impl Router for ForwardTo {
+    async fn route(&self, _req: RouteRequest) -> Decision {
+        Decision::forward(vec![Target::new(self.0)])
+    }
+}
+
+/// A TCP UAS answering every request with 200; counts its connections.
+async fn tcp_uas() -> (SocketAddr, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = l.accept().await.unwrap();
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let framer = Framer::default();
+                let mut buf = BytesMut::new();
+                loop {
+                    if s.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    while let Ok(Frame::Complete(n)) = framer.frame(&buf) {
+                        let m = Message::parse(buf.split_to(n).freeze()).unwrap();
+                        if let Message::Request(r) = m {
+                            let resp = r.make_response(StatusCode::OK, None, Some("u")).unwrap();
+                            s.write_all(&resp.to_bytes()).await.unwrap();
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+fn options(n: u32) -> String {
+    format!(
+        "OPTIONS sip:uas@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;rport;branch=z9hG4bKrt{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=f\r\nTo: <sip:uas@example.com>\r\n\
+         Call-ID: rt{n}\r\nCSeq: {n} OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+async fn ask(client: &UdpSocket, proxy: SocketAddr, n: u32) -> Message {
+    client.send_to(options(n).as_bytes(), proxy).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let len = tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buf))
+            .await
+            .expect("a response")
+            .unwrap();
+        let m = Message::parse(Bytes::copy_from_slice(&buf[..len])).unwrap();
+        if m.as_response().is_some_and(|r| r.status().is_final()) {
+            return m;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_tcp_is_reused_then_recycled() {
+    let (uas, accepted) = tcp_uas().await;
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut config = ServerConfig::new(vec![any], vec![any], vec![]);
+    config.recycle_after = Duration::from_millis(200);
+    let server = ProxyServer::bind(config, ForwardTo(Remote::new(Transport::Tcp, uas)))
+        .await
+        .unwrap();
+    let proxy_udp = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for n in 1..=3 {
+        let r = ask(&client, proxy_udp, n).await;
+        assert_eq!(r.as_response().unwrap().status(), StatusCode::OK);
+        // rport: the response came back to our real port
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connection reused");
+    tokio::time::sleep(Duration::from_millis(300)).await; // past 200 ms ±20%
+    let r = ask(&client, proxy_udp, 4).await;
+    assert_eq!(r.as_response().unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "recycled after its lifetime"
+    );
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_keepalive_ping_gets_pong() {
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let server = ProxyServer::bind(
+        ServerConfig::new(vec![], vec![any], vec![]),
+        ForwardTo(Remote::new(Transport::Udp, any)),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    for _ in 0..3 {
+        s.write_all(b"\r\n\r\n").await.unwrap();
+        let mut pong = [0u8; 2];
+        tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut pong))
+            .await
+            .expect("pong in time")
+            .unwrap();
+        assert_eq!(&pong, b"\r\n");
+    }
+    task.abort();
+}
+
+#[derive(Default)]
+struct Health {
+    failed: Mutex<Vec<Remote>>,
+    ok: Mutex<Vec<Remote>>,
+}
+
+impl TargetHealth for Health {
+    fn failed(&self, to: Remote) {
+        self.failed.lock().unwrap().push(to);
+    }
+    fn responded(&self, to: Remote) {
+        self.ok.lock().unwrap().push(to);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_next_hop_is_reported_failed_and_answered_408() {
+    // A UDP port that never answers.
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let dead = Remote::new(Transport::Udp, silent.local_addr().unwrap());
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut config = ServerConfig::new(vec![any], vec![], vec![]);
+    config.proxy.transaction = Config::default().with_t1(Duration::from_millis(10)); // Timer F 640 ms
+    let health = Arc::new(Health::default());
+    let server = ProxyServer::bind(config, ForwardTo(dead))
+        .await
+        .unwrap()
+        .with_target_health(health.clone());
+    let proxy = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let r = ask(&client, proxy, 9).await;
+    assert_eq!(
+        r.as_response().unwrap().status(),
+        StatusCode::REQUEST_TIMEOUT
+    );
+    assert_eq!(*health.failed.lock().unwrap(), vec![dead]);
+    assert!(health.ok.lock().unwrap().is_empty());
+    drop(silent);
+    task.abort();
+}
