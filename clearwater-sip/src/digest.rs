@@ -1904,7 +1904,12 @@ mod tests {
         let back: DigestChallenge = odd.to_challenge().unwrap().as_str().parse().unwrap();
         assert_eq!(back.realm, "a \"quoted\" \\ realm");
         // A control character cannot be written.
-        assert!(DigestChallenge::new("a\u{1}b", "n").to_challenge().is_err());
+        // Control characters travel as quoted-pairs (RFC 3261 §25.1).
+        let c = DigestChallenge::new("a\u{1}b", "n").to_challenge().unwrap();
+        assert_eq!(
+            DigestChallenge::from_challenge(&c).unwrap().realm,
+            "a\u{1}b"
+        );
     }
 
     #[test]

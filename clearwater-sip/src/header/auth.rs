@@ -63,11 +63,13 @@ impl<'a> AuthValue<'a> {
             if sc.peek() == Some(b'"') {
                 sc.quoted_string()?;
             } else {
-                // token, leniently extended to any run of non-separators, as
-                // deployed clients leave URIs and such unquoted.
+                // token, leniently extended to any run of visible characters
+                // other than ',' and '"', as deployed clients leave URIs and
+                // such unquoted. Control characters end the value (and so make
+                // the field invalid).
                 let start = sc.pos();
                 while let Some(c) = sc.peek() {
-                    if matches!(c, b',' | b' ' | b'\t' | b'\r' | b'\n' | b'"') {
+                    if c <= b' ' || c == 0x7f || c == b',' || c == b'"' {
                         break;
                     }
                     sc.set_pos(sc.pos() + 1);

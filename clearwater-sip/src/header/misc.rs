@@ -10,7 +10,7 @@ use std::fmt;
 use super::ims::{
     HeadParams, check_param, head_params_methods, head_token, is_num, num_param, typed_header,
 };
-use super::{CSeq, R, Text, TypedHeader, quote};
+use super::{CSeq, R, Text, TypedHeader, quote_checked};
 use crate::error::Error;
 use crate::method::Method;
 use crate::name::HeaderName;
@@ -617,7 +617,7 @@ impl<'a> Reason<'a> {
         }
         if let Some(t) = text {
             s.push_str(";text=");
-            s.push_str(&quote(t));
+            s.push_str(&quote_checked(t)?);
         }
         Reason::from_text(Cow::Owned(s)).map_err(|_| Error::Invalid("reason text not encodable"))
     }
@@ -721,7 +721,7 @@ impl<'a> Warning<'a> {
         if code > 999 {
             return Err(Error::Invalid("warn-code above 999"));
         }
-        let s = format!("{code:03} {agent} {}", quote(text));
+        let s = format!("{code:03} {agent} {}", quote_checked(text)?);
         Warning::from_text(Cow::Owned(s)).map_err(|_| Error::Invalid("bad warn-agent or warn-text"))
     }
 

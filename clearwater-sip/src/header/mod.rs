@@ -84,18 +84,36 @@ impl R {
 /// Text of a typed header: borrowed from the message or owned.
 pub(crate) type Text<'a> = std::borrow::Cow<'a, str>;
 
-/// Quotes `s` as a quoted-string, escaping `"` and `\`.
+/// Quotes `s` as a quoted-string: `"`, `\\` and control characters become
+/// quoted-pairs; CR and LF, which a quoted-pair cannot carry (RFC 3261
+/// §25.1), become spaces.
 pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
+        match c {
+            '\r' | '\n' => out.push(' '),
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_ascii_control() => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
         }
-        out.push(c);
     }
     out.push('"');
     out
+}
+
+/// [`quote`] for builders that can refuse: CR and LF are an error, not spaces.
+pub(crate) fn quote_checked(s: &str) -> Result<String, Error> {
+    if s.contains(['\r', '\n']) {
+        return Err(Error::Invalid("line break in quoted text"));
+    }
+    Ok(quote(s))
 }
 
 #[cfg(test)]

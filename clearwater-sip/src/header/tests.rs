@@ -178,6 +178,30 @@ fn scalars() {
 }
 
 #[test]
+fn quoting_round_trips_every_character() {
+    for raw in [
+        "plain",
+        "a \"q\" b",
+        "back\\slash",
+        "nul\u{0}bel\u{7}del\u{7f}",
+        "\u{e9}t\u{e9}",
+    ] {
+        let q = quote(raw);
+        let mut sc = crate::scan::Scanner::new(q.as_bytes());
+        let inner = sc.quoted_string().unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        assert!(sc.at_end());
+        assert_eq!(&*crate::scan::unquote(inner), raw.as_bytes());
+    }
+    // CR/LF cannot be quoted: they become spaces rather than break the line
+    assert_eq!(quote("a\r\nb"), "\"a  b\"");
+    let a = NameAddr::new(
+        &crate::uri::Uri::parse("sip:a@b.com").unwrap(),
+        Some("x\r\nVia: evil"),
+    );
+    assert!(NameAddr::parse(a.as_str()).is_ok());
+}
+
+#[test]
 fn owned_values_outlive_their_text() {
     let owned = {
         let s = String::from("<sip:alice@example.com>;tag=x");
