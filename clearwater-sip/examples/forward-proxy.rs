@@ -9,21 +9,8 @@
 
 use std::net::SocketAddr;
 
-use clearwater_sip::Request;
-use clearwater_sip::proxy::Target;
-use clearwater_sip::runtime::{Decision, ProxyServer, RouteRequest, Router, ServerConfig};
+use clearwater_sip::runtime::{ProxyServer, ServerConfig, StaticRoute};
 use clearwater_sip::transport::{Remote, Transport};
-
-struct ForwardTo(Remote);
-
-impl Router for ForwardTo {
-    async fn route(&self, _req: RouteRequest) -> Decision {
-        Decision::forward(vec![Target::new(self.0)])
-    }
-    async fn route_ack(&self, _req: &Request) -> Option<Remote> {
-        Some(self.0)
-    }
-}
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -52,7 +39,7 @@ fn main() -> std::io::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let server = ProxyServer::bind(config, ForwardTo(Remote::new(transport, to))).await?;
+        let server = ProxyServer::bind(config, StaticRoute(Remote::new(transport, to))).await?;
         eprintln!("forwarding {:?} -> {to}", server.local_addrs());
         server.run().await
     })

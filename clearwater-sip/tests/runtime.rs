@@ -8,23 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use clearwater_sip::proxy::Target;
-use clearwater_sip::runtime::{
-    Decision, ProxyServer, RouteRequest, Router, ServerConfig, TargetHealth,
-};
+use clearwater_sip::runtime::{ProxyServer, ServerConfig, StaticRoute, TargetHealth};
 use clearwater_sip::transaction::Config;
 use clearwater_sip::transport::{Remote, Transport};
 use clearwater_sip::{Frame, Framer, Message, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-
-struct ForwardTo(Remote);
-
-impl Router for ForwardTo {
-    async fn route(&self, _req: RouteRequest) -> Decision {
-        Decision::forward(vec![Target::new(self.0)])
-    }
-}
 
 /// A TCP UAS answering every request with 200; counts its connections.
 async fn tcp_uas() -> (SocketAddr, Arc<AtomicUsize>) {
@@ -86,7 +75,7 @@ async fn outbound_tcp_is_reused_then_recycled() {
     let any: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut config = ServerConfig::new(vec![any], vec![any], vec![]);
     config.recycle_after = Duration::from_millis(200);
-    let server = ProxyServer::bind(config, ForwardTo(Remote::new(Transport::Tcp, uas)))
+    let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Tcp, uas)))
         .await
         .unwrap();
     let proxy_udp = server.local_addrs()[0].1;
@@ -114,7 +103,7 @@ async fn tcp_keepalive_ping_gets_pong() {
     let any: SocketAddr = ([127, 0, 0, 1], 0).into();
     let server = ProxyServer::bind(
         ServerConfig::new(vec![], vec![any], vec![]),
-        ForwardTo(Remote::new(Transport::Udp, any)),
+        StaticRoute(Remote::new(Transport::Udp, any)),
     )
     .await
     .unwrap();
@@ -157,7 +146,7 @@ async fn silent_next_hop_is_reported_failed_and_answered_408() {
     let mut config = ServerConfig::new(vec![any], vec![], vec![]);
     config.proxy.transaction = Config::default().with_t1(Duration::from_millis(10)); // Timer F 640 ms
     let health = Arc::new(Health::default());
-    let server = ProxyServer::bind(config, ForwardTo(dead))
+    let server = ProxyServer::bind(config, StaticRoute(dead))
         .await
         .unwrap()
         .with_target_health(health.clone());

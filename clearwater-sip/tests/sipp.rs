@@ -11,23 +11,9 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use clearwater_sip::Request;
-use clearwater_sip::proxy::Target;
-use clearwater_sip::runtime::{Decision, ProxyServer, RouteRequest, Router, ServerConfig};
+use clearwater_sip::runtime::{ProxyServer, ServerConfig, StaticRoute};
 use clearwater_sip::transport::{Remote, Transport};
 use tokio::process::Command;
-
-/// Forwards every request (and ACK) to one next hop.
-struct ForwardTo(Remote);
-
-impl Router for ForwardTo {
-    async fn route(&self, _req: RouteRequest) -> Decision {
-        Decision::forward(vec![Target::new(self.0)])
-    }
-    async fn route_ack(&self, _req: &Request) -> Option<Remote> {
-        Some(self.0)
-    }
-}
 
 fn free_port() -> u16 {
     // Both protocols free on the same port.
@@ -103,7 +89,7 @@ async fn run_calls(transport: Transport, calls: u32, rate: u32, lost_pct: u32) -
         Transport::Tcp => ServerConfig::new(vec![], vec![any], vec![]),
         _ => ServerConfig::new(vec![any], vec![], vec![]),
     };
-    let server = ProxyServer::bind(config, ForwardTo(Remote::new(transport, uas_addr)))
+    let server = ProxyServer::bind(config, StaticRoute(Remote::new(transport, uas_addr)))
         .await
         .unwrap();
     let proxy_addr = server.local_addrs()[0].1;

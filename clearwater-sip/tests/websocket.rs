@@ -52,6 +52,20 @@ async fn server() -> SocketAddr {
     addr
 }
 
+/// The next SIP message on the WebSocket (control frames skipped).
+async fn next_sip<S>(ws: &mut S) -> Bytes
+where
+    S: futures_util::Stream<Item = Result<Ws, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match ws.next().await.unwrap().unwrap() {
+            Ws::Text(t) => return Bytes::from(t),
+            Ws::Binary(b) => return b,
+            _ => continue,
+        }
+    }
+}
+
 fn request(method: &str, branch: &str, cseq: u32) -> String {
     format!(
         "{method} sip:example.com SIP/2.0\r\n\
@@ -86,13 +100,7 @@ async fn register_and_options_over_websocket() {
         ws.send(Ws::text(request(method, branch, cseq)))
             .await
             .unwrap();
-        let reply = loop {
-            match ws.next().await.unwrap().unwrap() {
-                Ws::Text(t) => break Bytes::from(t),
-                Ws::Binary(b) => break b,
-                _ => continue,
-            }
-        };
+        let reply = next_sip(&mut ws).await;
         let Message::Response(r) = Message::parse(reply).unwrap() else {
             panic!("not a response")
         };
@@ -134,13 +142,7 @@ async fn malformed_request_over_websocket_gets_400() {
     let bad =
         request("OPTIONS", "z9hG4bKws-bad", 3).replace("Max-Forwards: 70", "Max-Forwards: lots");
     ws.send(Ws::text(bad)).await.unwrap();
-    let reply = loop {
-        match ws.next().await.unwrap().unwrap() {
-            Ws::Text(t) => break Bytes::from(t),
-            Ws::Binary(b) => break b,
-            _ => continue,
-        }
-    };
+    let reply = next_sip(&mut ws).await;
     let Message::Response(r) = Message::parse(reply).unwrap() else {
         panic!()
     };

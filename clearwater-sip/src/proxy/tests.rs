@@ -164,6 +164,19 @@ fn send(sim: &mut Sim, method: &str, branch: &str) -> crate::transaction::Client
         .unwrap()
 }
 
+/// A UAS that answers `code` and keeps the last request it received.
+fn capturing_uas(code: u16) -> (Tu, std::rc::Rc<std::cell::RefCell<Option<Request>>>) {
+    let seen: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
+    let s2 = seen.clone();
+    let tu: Tu = Box::new(move |l, o, now, _| {
+        if let crate::transaction::Output::Request { tx, request, .. } = o {
+            *s2.borrow_mut() = Some(request.clone());
+            tt::reply(l, *tx, code, now);
+        }
+    });
+    (tu, seen)
+}
+
 /// A request from the UAC for `sip:bob@example.com` (not the proxy itself).
 fn request(method: &str, branch: &str) -> Request {
     let mut r = tt::request(method, branch, "192.0.2.1");
@@ -214,14 +227,7 @@ fn invite_through_the_proxy_with_record_route_and_stateless_ack() {
 #[test]
 fn forwarded_request_is_rewritten_per_section_16_6() {
     // Inspect the request the UAS receives.
-    let seen: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
-    let s2 = seen.clone();
-    let uas_tu: Tu = Box::new(move |l, o, now, _| {
-        if let crate::transaction::Output::Request { tx, request, .. } = o {
-            *s2.borrow_mut() = Some(request.clone());
-            tt::reply(l, *tx, 486, now);
-        }
-    });
+    let (uas_tu, seen) = capturing_uas(486);
     let app: App = Box::new(|p, ctx, _req, _own, now| {
         let target = Target::new(to(UAS1))
             .with_uri(Uri::parse("sip:bob@192.0.2.3").unwrap().into_owned())
@@ -530,14 +536,7 @@ fn spiral_with_a_new_route_is_not_a_loop() {
 
 #[test]
 fn route_preprocessing_pops_our_route_and_fixes_strict_routes() {
-    let seen: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
-    let s2 = seen.clone();
-    let uas_tu: Tu = Box::new(move |l, o, now, _| {
-        if let crate::transaction::Output::Request { tx, request, .. } = o {
-            *s2.borrow_mut() = Some(request.clone());
-            tt::reply(l, *tx, 200, now);
-        }
-    });
+    let (uas_tu, seen) = capturing_uas(200);
     let app: App = Box::new(|p, ctx, req, _own, now| {
         // our Route value is gone; the next one is a strict router
         let routes: Vec<String> = req.routes().map(|r| r.unwrap().uri().to_string()).collect();
@@ -573,14 +572,7 @@ fn route_preprocessing_pops_our_route_and_fixes_strict_routes() {
 
 #[test]
 fn double_record_route_when_the_transport_changes() {
-    let seen: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
-    let s2 = seen.clone();
-    let uas_tu: Tu = Box::new(move |l, o, now, _| {
-        if let crate::transaction::Output::Request { tx, request, .. } = o {
-            *s2.borrow_mut() = Some(request.clone());
-            tt::reply(l, *tx, 486, now);
-        }
-    });
+    let (uas_tu, seen) = capturing_uas(486);
     let app: App = Box::new(|p, ctx, _req, _own, now| {
         let tcp = Remote::new(Transport::Tcp, addr(UAS1));
         p.forward(ctx, vec![Target::new(tcp)], now).unwrap();

@@ -116,6 +116,21 @@ pub trait Router: Send + Sync + 'static {
     }
 }
 
+/// A [`Router`] that forwards every request (and every ACK) to one next hop:
+/// an edge proxy in front of a single core, or a test proxy.
+#[derive(Clone, Copy, Debug)]
+pub struct StaticRoute(pub Remote);
+
+impl Router for StaticRoute {
+    async fn route(&self, _request: RouteRequest) -> Decision {
+        Decision::forward(vec![Target::new(self.0)])
+    }
+
+    async fn route_ack(&self, _request: &Request) -> Option<Remote> {
+        Some(self.0)
+    }
+}
+
 /// The IP next hop a request's first Route value (or Request-URI) names.
 pub fn next_hop_of(req: &Request) -> Option<Remote> {
     let uri = req
