@@ -122,6 +122,58 @@ async fn tcp_keepalive_ping_gets_pong() {
     task.abort();
 }
 
+/// Sends a keep-alive ping on `s`; true if the pong comes back.
+async fn pongs(s: &mut TcpStream) -> bool {
+    if s.write_all(b"\r\n\r\n").await.is_err() {
+        return false;
+    }
+    let mut pong = [0u8; 2];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut pong)).await,
+        Ok(Ok(_)) if &pong == b"\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_connections_beyond_the_limit_are_closed() {
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut config = ServerConfig::new(vec![], vec![any], vec![]);
+    config.max_connections = 2;
+    let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Udp, any)))
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+
+    let mut a = TcpStream::connect(addr).await.unwrap();
+    let mut b = TcpStream::connect(addr).await.unwrap();
+    assert!(pongs(&mut a).await && pongs(&mut b).await);
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 8];
+    let n = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf))
+        .await
+        .expect("the third connection is closed, not left hanging");
+    assert!(
+        matches!(n, Ok(0) | Err(_)),
+        "third connection served: {n:?}"
+    );
+    assert!(pongs(&mut a).await, "existing connections keep working");
+
+    // Closing one frees a slot.
+    drop(b);
+    let mut freed = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut d = TcpStream::connect(addr).await.unwrap();
+        if pongs(&mut d).await {
+            freed = true;
+            break;
+        }
+    }
+    assert!(freed, "a closed connection's slot is reused");
+    task.abort();
+}
+
 #[derive(Default)]
 struct Health {
     failed: Mutex<Vec<Remote>>,

@@ -149,3 +149,43 @@ async fn malformed_request_over_websocket_gets_400() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.reason(), b"Bad Max-Forwards Header");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_websocket_message_closes_the_connection() {
+    let addr = server().await;
+    let connect = || async {
+        let mut req = format!("ws://{addr}/").into_client_request().unwrap();
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+        tokio_tungstenite::connect_async(req).await.unwrap().0
+    };
+    let mut ws = connect().await;
+    // Over the default 65 535-octet message limit: the server refuses to
+    // buffer it and drops the connection instead of answering.
+    let padding = "x".repeat(70_000);
+    let big = request("OPTIONS", "z9hG4bKws-big", 4)
+        .replace("Content-Length: 0", "X-Padding: PAD\r\nContent-Length: 0")
+        .replace("PAD", &padding);
+    let _ = ws.send(Ws::text(big)).await;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Ws::Close(_))) => return,
+                Some(Ok(Ws::Text(t))) => panic!("answered an oversized message: {t}"),
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "connection still open after 5 s");
+
+    // The server is still serving others.
+    let mut ws = connect().await;
+    ws.send(Ws::text(request("OPTIONS", "z9hG4bKws-after", 5)))
+        .await
+        .unwrap();
+    let Message::Response(r) = Message::parse(next_sip(&mut ws).await).unwrap() else {
+        panic!("not a response")
+    };
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -30,7 +30,7 @@
 pub mod dns;
 mod net;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -185,6 +185,10 @@ pub struct ServerConfig {
     /// Clearwater does). A retired connection still carries responses and
     /// closes when idle. A failed connection is replaced at once.
     pub recycle_after: Duration,
+    /// Most inbound TCP/WebSocket connections open at once (default 10 000);
+    /// beyond it new connections are closed as soon as they are accepted, so
+    /// a flood of idle connections cannot exhaust file descriptors.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -199,6 +203,7 @@ impl ServerConfig {
             triage: TriageConfig::default(),
             idle_timeout: Duration::from_secs(600),
             recycle_after: Duration::from_secs(600),
+            max_connections: 10_000,
         }
     }
 }
@@ -314,6 +319,8 @@ impl<R: Router> ProxyServer<R> {
             tasks.spawn(net::acceptor(l, Transport::Ws, events_tx.clone()));
         }
         let mut conns: HashMap<FlowId, Conn> = HashMap::new();
+        // Inbound connections still open (counted against max_connections).
+        let mut inbound: HashSet<FlowId> = HashSet::new();
         let mut by_peer: HashMap<(Transport, SocketAddr), FlowId> = HashMap::new();
         // Outbound TCP connections being made: their writer channels.
         let mut connecting: HashMap<SocketAddr, (FlowId, mpsc::Sender<Bytes>)> = HashMap::new();
@@ -350,7 +357,13 @@ impl<R: Router> ProxyServer<R> {
                             Triage::Drop(why) => tracing::debug!("dropped from {}: {why}", from.addr),
                         },
                         Event::Accepted { stream, peer, transport } => {
+                            if inbound.len() >= config.max_connections {
+                                tracing::warn!("connection from {peer} refused: {} open", inbound.len());
+                                drop(stream);
+                                continue;
+                            }
                             let flow = FlowId(next_flow);
+                            inbound.insert(flow);
                             next_flow += 1;
                             let (out_tx, out_rx) = mpsc::channel(1024);
                             let link = net::Link {
@@ -388,6 +401,7 @@ impl<R: Router> ProxyServer<R> {
                             }
                         }
                         Event::Closed { flow } => {
+                            inbound.remove(&flow);
                             if let Some(c) = conns.remove(&flow) {
                                 by_peer.remove(&(c.transport, c.peer));
                             }

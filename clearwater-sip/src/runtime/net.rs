@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode as HttpStatus};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::framing::{Frame, Framer, PONG};
 use crate::transaction::TxId;
@@ -204,8 +205,14 @@ pub(crate) async fn ws_conn(
         peer,
         idle,
         events,
-        ..
+        framer,
     } = link;
+    // A WebSocket message is one SIP message: hold it to the same size limit
+    // as the other transports, and refuse before buffering more.
+    let max = framer.limits().max_message_size;
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
     // The callback's signature is tungstenite's.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
@@ -227,12 +234,15 @@ pub(crate) async fn ws_conn(
     };
     let ws = match tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::accept_hdr_async(stream, callback),
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config)),
     )
     .await
     {
         Ok(Ok(ws)) => ws,
-        _ => return,
+        _ => {
+            let _ = events.send(Event::Closed { flow }).await;
+            return;
+        }
     };
     let _ = events
         .send(Event::Connected {
