@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,16 +14,25 @@ use clearwater_sip::{Frame, Framer, Message, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
-/// A TCP UAS answering every request with 200; counts its connections.
-async fn tcp_uas() -> (SocketAddr, Arc<AtomicUsize>) {
+/// Requests served on each connection a [`tcp_uas`] accepted, in order.
+type PerConnection = Arc<Mutex<Vec<usize>>>;
+
+/// A TCP UAS answering every request with 200; counts its connections and
+/// the requests each one carried.
+async fn tcp_uas() -> (SocketAddr, PerConnection) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
+    let served: PerConnection = Arc::default();
+    let count = served.clone();
     tokio::spawn(async move {
         loop {
             let (mut s, _) = l.accept().await.unwrap();
-            count.fetch_add(1, Ordering::SeqCst);
+            let index = {
+                let mut c = count.lock().unwrap();
+                c.push(0);
+                c.len() - 1
+            };
+            let count = count.clone();
             tokio::spawn(async move {
                 let framer = Framer::default();
                 let mut buf = BytesMut::new();
@@ -35,6 +43,7 @@ async fn tcp_uas() -> (SocketAddr, Arc<AtomicUsize>) {
                     while let Ok(Frame::Complete(n)) = framer.frame(&buf) {
                         let m = Message::parse(buf.split_to(n).freeze()).unwrap();
                         if let Message::Request(r) = m {
+                            count.lock().unwrap()[index] += 1;
                             let resp = r.make_response(StatusCode::OK, None, Some("u")).unwrap();
                             s.write_all(&resp.to_bytes()).await.unwrap();
                         }
@@ -43,7 +52,7 @@ async fn tcp_uas() -> (SocketAddr, Arc<AtomicUsize>) {
             });
         }
     });
-    (addr, accepted)
+    (addr, served)
 }
 
 fn options(n: u32) -> String {
@@ -86,14 +95,44 @@ async fn outbound_tcp_is_reused_then_recycled() {
         assert_eq!(r.as_response().unwrap().status(), StatusCode::OK);
         // rport: the response came back to our real port
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connection reused");
+    assert_eq!(*accepted.lock().unwrap(), [3], "one connection reused");
     tokio::time::sleep(Duration::from_millis(300)).await; // past 200 ms ±20%
     let r = ask(&client, proxy_udp, 4).await;
     assert_eq!(r.as_response().unwrap().status(), StatusCode::OK);
     assert_eq!(
-        accepted.load(Ordering::SeqCst),
-        2,
+        *accepted.lock().unwrap(),
+        [3, 1],
         "recycled after its lifetime"
+    );
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_spread_over_a_pool_of_connections() {
+    let (uas, served) = tcp_uas().await;
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut config = ServerConfig::new(vec![any], vec![], vec![]);
+    config.connections_per_peer = 3;
+    let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Tcp, uas)))
+        .await
+        .unwrap();
+    let proxy_udp = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for n in 1..=30 {
+        let r = ask(&client, proxy_udp, n).await;
+        assert_eq!(r.as_response().unwrap().status(), StatusCode::OK);
+    }
+    let per_conn = served.lock().unwrap().clone();
+    assert_eq!(
+        per_conn.len(),
+        3,
+        "the pool fills to its size: {per_conn:?}"
+    );
+    assert_eq!(per_conn.iter().sum::<usize>(), 30);
+    assert!(
+        per_conn.iter().all(|n| *n >= 5),
+        "round robin over the pool: {per_conn:?}"
     );
     task.abort();
 }

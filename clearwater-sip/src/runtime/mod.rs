@@ -17,9 +17,12 @@
 //! * UDP: one socket per configured address; RFC 3581 `rport`/`received`
 //!   stamped on requests; responses routed per RFC 3261 §18.2.2.
 //! * TCP: the [`Framer`](crate::Framer) splits the stream; CRLF CRLF pings
-//!   are answered with CRLF (RFC 5626 §3.5.1); connections are reused for the
-//!   same peer and closed after `idle_timeout` without traffic; responses go
-//!   back on the connection a request came in on.
+//!   are answered with CRLF (RFC 5626 §3.5.1); requests to a next hop share
+//!   a pool of `connections_per_peer` outbound connections (round-robin),
+//!   each retired after `recycle_after` ±20% and replaced on failure;
+//!   connections close after `idle_timeout` without traffic; responses go
+//!   back on the connection a request came in on. Inbound connections
+//!   beyond `max_connections` are closed on accept.
 //! * WebSocket (RFC 7118): the handshake must offer the `sip` subprotocol;
 //!   one SIP message per WebSocket message; the server does not open
 //!   WebSocket connections itself.
@@ -29,8 +32,8 @@
 
 pub mod dns;
 mod net;
+mod pool;
 
-use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -53,6 +56,7 @@ use crate::triage::{Triage, TriageConfig, triage};
 use crate::uri::Uri;
 
 use net::Event;
+use pool::{Conn, Connections};
 
 /// What a [`Router`] decides for a request.
 #[derive(Debug)]
@@ -189,6 +193,11 @@ pub struct ServerConfig {
     /// beyond it new connections are closed as soon as they are accepted, so
     /// a flood of idle connections cannot exhaust file descriptors.
     pub max_connections: usize,
+    /// Outbound TCP connections kept to each next-hop address (default 1).
+    /// New requests are spread over them round-robin; each is recycled on
+    /// its own schedule and replaced on failure. Clearwater's Bono keeps 50
+    /// to its Sprout cluster.
+    pub connections_per_peer: usize,
 }
 
 impl ServerConfig {
@@ -204,16 +213,9 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(600),
             recycle_after: Duration::from_secs(600),
             max_connections: 10_000,
+            connections_per_peer: 1,
         }
     }
-}
-
-struct Conn {
-    peer: SocketAddr,
-    transport: Transport,
-    out: mpsc::Sender<Bytes>,
-    /// Outbound connections: when to stop putting new requests on it.
-    retire_at: Option<Instant>,
 }
 
 /// A proxy on real sockets. See the [module docs](self).
@@ -318,12 +320,7 @@ impl<R: Router> ProxyServer<R> {
         for l in ws {
             tasks.spawn(net::acceptor(l, Transport::Ws, events_tx.clone()));
         }
-        let mut conns: HashMap<FlowId, Conn> = HashMap::new();
-        // Inbound connections still open (counted against max_connections).
-        let mut inbound: HashSet<FlowId> = HashSet::new();
-        let mut by_peer: HashMap<(Transport, SocketAddr), FlowId> = HashMap::new();
-        // Outbound TCP connections being made: their writer channels.
-        let mut connecting: HashMap<SocketAddr, (FlowId, mpsc::Sender<Bytes>)> = HashMap::new();
+        let mut conns = Connections::new(config.connections_per_peer);
 
         loop {
             let deadline = proxy.poll_timeout();
@@ -351,19 +348,19 @@ impl<R: Router> ProxyServer<R> {
                             }
                             Triage::Reject(r) => {
                                 if let Some(resp) = r.response(Some("cwreject")) {
-                                    send(&udp, &conns, &mut by_peer, from, resp.to_bytes());
+                                    send(&udp, &mut conns, from, resp.to_bytes());
                                 }
                             }
                             Triage::Drop(why) => tracing::debug!("dropped from {}: {why}", from.addr),
                         },
                         Event::Accepted { stream, peer, transport } => {
-                            if inbound.len() >= config.max_connections {
-                                tracing::warn!("connection from {peer} refused: {} open", inbound.len());
+                            if conns.inbound_count() >= config.max_connections {
+                                tracing::warn!("connection from {peer} refused: {} open", conns.inbound_count());
                                 drop(stream);
                                 continue;
                             }
                             let flow = FlowId(next_flow);
-                            inbound.insert(flow);
+                            conns.accepted(flow);
                             next_flow += 1;
                             let (out_tx, out_rx) = mpsc::channel(1024);
                             let link = net::Link {
@@ -376,21 +373,19 @@ impl<R: Router> ProxyServer<R> {
                             if transport == Transport::Ws {
                                 tasks.spawn(net::ws_conn(stream, link, out_tx, out_rx));
                             } else {
-                                conns.insert(flow, Conn { peer, transport, out: out_tx, retire_at: None });
-                                by_peer.insert((transport, peer), flow);
+                                conns.up(flow, Conn { peer, transport, out: out_tx, retire_at: None });
                                 tasks.spawn(net::tcp_conn(stream, link, out_rx));
                             }
                         }
                         Event::Connected { flow, peer, transport, out } => {
                             // Only outbound TCP connections report Connected
                             // late; WebSocket ones are inbound.
-                            let outbound = connecting.remove(&peer).is_some();
+                            let outbound = conns.opened(peer, flow);
                             let retire_at = outbound.then(|| now + jittered(config.recycle_after, flow));
-                            conns.insert(flow, Conn { peer, transport, out, retire_at });
-                            by_peer.insert((transport, peer), flow);
+                            conns.up(flow, Conn { peer, transport, out, retire_at });
                         }
                         Event::ConnectFailed { peer, pending } => {
-                            connecting.remove(&peer);
+                            conns.open_failed(peer);
                             if let Some(h) = &health {
                                 h.failed(Remote::new(Transport::Tcp, peer));
                             }
@@ -401,10 +396,7 @@ impl<R: Router> ProxyServer<R> {
                             }
                         }
                         Event::Closed { flow } => {
-                            inbound.remove(&flow);
-                            if let Some(c) = conns.remove(&flow) {
-                                by_peer.remove(&(c.transport, c.peer));
-                            }
+                            conns.closed(flow);
                         }
                     }
                 }
@@ -441,9 +433,7 @@ impl<R: Router> ProxyServer<R> {
                     ProxyOutput::Transmit { to, data, tx } => {
                         let ok = send_or_connect(
                             &udp,
-                            &conns,
-                            &mut by_peer,
-                            &mut connecting,
+                            &mut conns,
                             &mut tasks,
                             &mut next_flow,
                             &framer,
@@ -519,11 +509,11 @@ fn host_text(a: &SocketAddr) -> String {
     }
 }
 
-/// Sends on an existing socket or connection; `false` when there is none.
+/// Sends on a UDP socket or an open connection; `false` when there is none
+/// (or its queue is full).
 fn send(
     udp: &[(FlowId, Arc<UdpSocket>)],
-    conns: &HashMap<FlowId, Conn>,
-    by_peer: &mut HashMap<(Transport, SocketAddr), FlowId>,
+    conns: &mut Connections,
     to: Remote,
     data: Bytes,
 ) -> bool {
@@ -540,36 +530,19 @@ fn send(
                 None => false,
             }
         }
-        _ => {
-            // A connection past its recycling time takes no new requests
-            // (responses still go back on their flow).
-            if let Some(f) = by_peer.get(&(to.transport, to.addr)).copied()
-                && conns
-                    .get(&f)
-                    .and_then(|c| c.retire_at)
-                    .is_some_and(|t| Instant::now() >= t)
-                && to.flow != Some(f)
-            {
-                by_peer.remove(&(to.transport, to.addr));
-            }
-            let flow = to
-                .flow
-                .filter(|f| conns.contains_key(f))
-                .or_else(|| by_peer.get(&(to.transport, to.addr)).copied());
-            match flow.and_then(|f| conns.get(&f)) {
-                Some(c) => c.out.try_send(data).is_ok(),
-                None => false,
-            }
-        }
+        _ => conns
+            .route(to, Instant::now())
+            .conn
+            .is_some_and(|c| c.try_send(data).is_ok()),
     }
 }
 
+/// Sends `data` to `to`, opening a TCP connection when the pool to that
+/// address has none (or is below its size). `false` when it cannot be sent.
 #[allow(clippy::too_many_arguments)]
 fn send_or_connect(
     udp: &[(FlowId, Arc<UdpSocket>)],
-    conns: &HashMap<FlowId, Conn>,
-    by_peer: &mut HashMap<(Transport, SocketAddr), FlowId>,
-    connecting: &mut HashMap<SocketAddr, (FlowId, mpsc::Sender<Bytes>)>,
+    conns: &mut Connections,
     tasks: &mut JoinSet<()>,
     next_flow: &mut u64,
     framer: &Framer,
@@ -579,26 +552,35 @@ fn send_or_connect(
     data: Bytes,
     tx: Option<TxId>,
 ) -> bool {
-    if send(udp, conns, by_peer, to, data.clone()) {
-        return true;
+    if to.transport == Transport::Udp {
+        return send(udp, conns, to, data);
     }
-    if to.transport != Transport::Tcp {
-        return false; // no WebSocket or TLS client connections
-    }
-    if let Some((_, queue)) = connecting.get(&to.addr) {
-        return queue.try_send(data).is_ok();
-    }
-    let flow = FlowId(*next_flow);
-    *next_flow += 1;
-    let (out_tx, out_rx) = mpsc::channel(1024);
-    connecting.insert(to.addr, (flow, out_tx.clone()));
-    let link = net::Link {
-        flow,
-        peer: to.addr,
-        framer: framer.clone(),
-        idle: config.idle_timeout,
-        events: events.clone(),
+    let route = conns.route(to, Instant::now());
+    let grow = route.grow;
+    let mut pending = Vec::new();
+    let sent = match (route.conn, route.connecting) {
+        (Some(c), _) => c.try_send(data).is_ok(),
+        (None, Some(queue)) => queue.try_send(data).is_ok(),
+        (None, None) if grow => {
+            pending.push((data, tx));
+            true
+        }
+        // No WebSocket or TLS client connections.
+        (None, None) => false,
     };
-    tasks.spawn(net::tcp_connect(link, vec![(data, tx)], out_rx, out_tx));
-    true
+    if grow {
+        let flow = FlowId(*next_flow);
+        *next_flow += 1;
+        let (out_tx, out_rx) = mpsc::channel(1024);
+        conns.opening(to.addr, flow, out_tx.clone());
+        let link = net::Link {
+            flow,
+            peer: to.addr,
+            framer: framer.clone(),
+            idle: config.idle_timeout,
+            events: events.clone(),
+        };
+        tasks.spawn(net::tcp_connect(link, pending, out_rx, out_tx));
+    }
+    sent
 }
