@@ -463,20 +463,37 @@ fn check_folds(span: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Resolves the quoted-pairs of a quoted-string's inner bytes.
+/// Resolves the quoted-pairs of a quoted-string's inner bytes, and replaces
+/// each line fold (`[*WSP CRLF] 1*WSP`, bare LF accepted) with one SP, as
+/// RFC 3261 §7.3.1 asks before a value is interpreted.
 pub(crate) fn unquote(inner: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !inner.contains(&b'\\') {
+    if memchr::memchr3(b'\\', b'\r', b'\n', inner).is_none() {
         return std::borrow::Cow::Borrowed(inner);
     }
     let mut out = Vec::with_capacity(inner.len());
+    // Octets before this index came from quoted-pairs: a fold never eats them.
+    let mut escaped_to = 0;
     let mut i = 0;
     while i < inner.len() {
-        if inner[i] == b'\\' && i + 1 < inner.len() {
-            out.push(inner[i + 1]);
-            i += 2;
-        } else {
-            out.push(inner[i]);
-            i += 1;
+        match inner[i] {
+            b'\\' if i + 1 < inner.len() => {
+                out.push(inner[i + 1]);
+                escaped_to = out.len();
+                i += 2;
+            }
+            b'\r' | b'\n' => {
+                while out.len() > escaped_to && matches!(out.last(), Some(b' ' | b'\t')) {
+                    out.pop();
+                }
+                while i < inner.len() && matches!(inner[i], b'\r' | b'\n' | b' ' | b'\t') {
+                    i += 1;
+                }
+                out.push(b' ');
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
         }
     }
     std::borrow::Cow::Owned(out)
@@ -550,6 +567,18 @@ impl<'a> Iterator for CommaSplit<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unquote_resolves_pairs_and_folds() {
+        let u = |s: &str| String::from_utf8(unquote(s.as_bytes()).into_owned()).unwrap();
+        assert_eq!(u("plain"), "plain");
+        assert_eq!(u(r#"a\"b\\c"#), r#"a"b\c"#);
+        // A fold, with or without CR and surrounding blanks, is one SP.
+        assert_eq!(u("a\r\n b"), "a b");
+        assert_eq!(u("a \t\n\t  b"), "a b");
+        // An escaped blank before a fold is content, not folding.
+        assert_eq!(u("a\\ \r\n b"), "a  b");
+    }
 
     #[test]
     fn classes() {
