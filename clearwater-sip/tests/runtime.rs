@@ -78,17 +78,31 @@ async fn ask(client: &UdpSocket, proxy: SocketAddr, n: u32) -> Message {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outbound_tcp_is_reused_then_recycled() {
-    let (uas, accepted) = tcp_uas().await;
+/// A proxy listening on UDP that forwards everything over TCP to a
+/// [`tcp_uas`]: the UAS's per-connection counts, the proxy's UDP address and
+/// the server task.
+async fn udp_to_tcp_uas(
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (
+    PerConnection,
+    SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let (uas, served) = tcp_uas().await;
     let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let mut config = ServerConfig::new(vec![any], vec![any], vec![]);
-    config.recycle_after = Duration::from_millis(200);
+    let mut config = ServerConfig::new(vec![any], vec![], vec![]);
+    configure(&mut config);
     let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Tcp, uas)))
         .await
         .unwrap();
     let proxy_udp = server.local_addrs()[0].1;
-    let task = tokio::spawn(server.run());
+    (served, proxy_udp, tokio::spawn(server.run()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_tcp_is_reused_then_recycled() {
+    let (accepted, proxy_udp, task) =
+        udp_to_tcp_uas(|c| c.recycle_after = Duration::from_millis(200)).await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     for n in 1..=3 {
         let r = ask(&client, proxy_udp, n).await;
@@ -109,15 +123,7 @@ async fn outbound_tcp_is_reused_then_recycled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_spread_over_a_pool_of_connections() {
-    let (uas, served) = tcp_uas().await;
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let mut config = ServerConfig::new(vec![any], vec![], vec![]);
-    config.connections_per_peer = 3;
-    let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Tcp, uas)))
-        .await
-        .unwrap();
-    let proxy_udp = server.local_addrs()[0].1;
-    let task = tokio::spawn(server.run());
+    let (served, proxy_udp, task) = udp_to_tcp_uas(|c| c.connections_per_peer = 3).await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     for n in 1..=30 {
         let r = ask(&client, proxy_udp, n).await;
