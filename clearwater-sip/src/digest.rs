@@ -548,10 +548,14 @@ impl<const N: usize> Collected<'_, N> {
         self.get(i).is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
-    fn algorithm(&self, i: usize) -> Algorithm {
-        self.get(i)
-            .map(|v| Algorithm::parse(v.trim()))
-            .unwrap_or_default()
+    /// The `algorithm` (MD5 when absent); a value that is not a token (empty,
+    /// or quoted text with spaces) is an error, not an unknown algorithm.
+    fn algorithm(&self, i: usize) -> Result<Algorithm, Error> {
+        match self.get(i) {
+            None => Ok(Algorithm::default()),
+            Some(v) if crate::scan::is_token(v.trim().as_bytes()) => Ok(Algorithm::parse(v.trim())),
+            Some(_) => Err(Error::Digest("algorithm is not a token")),
+        }
     }
 }
 
@@ -720,7 +724,7 @@ impl DigestChallenge {
             nonce: p.required(CH_NONCE, "challenge without nonce")?,
             opaque: p.string(CH_OPAQUE),
             stale: p.flag(CH_STALE),
-            algorithm: p.algorithm(CH_ALGORITHM),
+            algorithm: p.algorithm(CH_ALGORITHM)?,
             qop,
             domain: p
                 .get(CH_DOMAIN)
@@ -945,7 +949,7 @@ impl DigestCredentials {
             nonce: p.required(CR_NONCE, "credentials without nonce")?,
             uri: p.required(CR_URI, "credentials without uri")?,
             response: p.required(CR_RESPONSE, "credentials without response")?,
-            algorithm: p.algorithm(CR_ALGORITHM),
+            algorithm: p.algorithm(CR_ALGORITHM)?,
             cnonce,
             opaque: p.string(CR_OPAQUE),
             qop,
@@ -1842,6 +1846,19 @@ mod tests {
         // An unknown algorithm that is not a token cannot be written as a header.
         let bad = DigestChallenge::new("r", "n").with_algorithm(Algorithm::Other("a b".into()));
         assert!(bad.to_challenge().is_err());
+        // Nor can one be read (fuzzer finding: `algorithm=""` was kept as an
+        // empty token and written back as `algorithm=`).
+        for alg in ["\"\"", "\"a b\""] {
+            let text = format!("Digest realm=\"r\", nonce=\"n\", algorithm={alg}");
+            let ch = Challenge::parse(&text).unwrap();
+            assert!(DigestChallenge::from_challenge(&ch).is_err(), "{alg}");
+        }
+        let quoted =
+            Challenge::parse("Digest realm=\"r\", nonce=\"n\", algorithm=\"MD5\"").unwrap();
+        assert_eq!(
+            DigestChallenge::from_challenge(&quoted).unwrap().algorithm,
+            Algorithm::Md5
+        );
     }
 
     #[test]
