@@ -508,7 +508,24 @@ impl Proxy {
                         if let Some(to) = self.next_hop(ctx, b) {
                             self.out.push_back(ProxyOutput::TargetFailed { to });
                         }
+                        // §16.8: as if a 408 had come.
                         self.branch_final(ctx, b, None, now);
+                    }
+                }
+                Output::TransportFailed { tx } => {
+                    if let Some(&(ctx, b)) = self.by_client.get(&tx) {
+                        if let Some(to) = self.next_hop(ctx, b) {
+                            self.out.push_back(ProxyOutput::TargetFailed { to });
+                        }
+                        // §16.9: as if a 503 had come (§16.7 turns a lone
+                        // 503 into a 500 upstream).
+                        let tag = to_tag(ContextId(ctx));
+                        let resp = self.contexts.get(&ctx).and_then(|c| {
+                            c.request
+                                .make_response(StatusCode::SERVICE_UNAVAILABLE, None, Some(&tag))
+                                .ok()
+                        });
+                        self.branch_final(ctx, b, resp, now);
                     }
                 }
                 Output::Terminated { tx, reason } => self.terminated(tx, reason, now),

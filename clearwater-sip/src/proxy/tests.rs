@@ -686,3 +686,59 @@ fn lossy_network_leaves_nothing_behind() {
         assert!(sim.nodes.iter().all(|n| n.idle()), "seed {seed}");
     }
 }
+
+#[test]
+fn transport_error_counts_as_503_and_tries_the_next_group() {
+    // §16.9: a send failure is a 503 from that branch. With a second group
+    // the proxy moves on to it; with none, the lone 503 goes upstream as 500
+    // (§16.7 step 6).
+    let uac = Remote::new(Transport::Udp, addr(UAC));
+    let (dead, alive) = (to(UAS1), to(UAS2));
+    for groups in [vec![vec![dead]], vec![vec![dead], vec![alive]]] {
+        let mut p = Proxy::new(proxy_config(Transport::Udp));
+        let now = Instant::now();
+        let req = request("MESSAGE", "z9hG4bKtperr");
+        p.handle_message(Message::Request(req), uac, now);
+        let mut upstream = Vec::new();
+        let mut failed = Vec::new();
+        let mut sent_to = Vec::new();
+        let mut steps = 0;
+        while let Some(o) = p.poll_output() {
+            steps += 1;
+            assert!(steps < 100, "output loop");
+            match o {
+                ProxyOutput::Route { ctx, .. } => {
+                    let gs = groups
+                        .iter()
+                        .map(|g| g.iter().map(|r| Target::new(*r)).collect())
+                        .collect();
+                    p.forward_groups(ctx, gs, now).unwrap();
+                }
+                ProxyOutput::Transmit { to, data, tx } if to == uac => {
+                    assert!(tx.is_some() || data.starts_with(b"SIP/2.0"));
+                    upstream.push(first_line(&data));
+                }
+                ProxyOutput::Transmit { to, tx, .. } => {
+                    sent_to.push(to);
+                    if to == dead {
+                        p.transport_error(tx.expect("a client transaction's send"), now);
+                    }
+                }
+                ProxyOutput::TargetFailed { to } => failed.push(to),
+                _ => {}
+            }
+        }
+        assert_eq!(failed, [dead]);
+        if groups.len() == 1 {
+            assert_eq!(upstream, ["SIP/2.0 500 Server Internal Error"]);
+        } else {
+            assert_eq!(sent_to, [dead, alive], "the next group is tried");
+            assert!(upstream.is_empty(), "still waiting for the second group");
+        }
+    }
+}
+
+fn first_line(data: &[u8]) -> String {
+    let end = data.iter().position(|&c| c == b'\r').unwrap_or(data.len());
+    String::from_utf8_lossy(&data[..end]).into_owned()
+}

@@ -198,6 +198,10 @@ pub struct ServerConfig {
     /// its own schedule and replaced on failure. Clearwater's Bono keeps 50
     /// to its Sprout cluster.
     pub connections_per_peer: usize,
+    /// Kernel send and receive buffer asked for each UDP socket (default
+    /// 4 MiB; the kernel caps it at `net.core.rmem_max`/`wmem_max`). Large
+    /// buffers absorb bursts that would otherwise be dropped and retransmitted.
+    pub udp_buffer_size: Option<usize>,
 }
 
 impl ServerConfig {
@@ -214,6 +218,7 @@ impl ServerConfig {
             recycle_after: Duration::from_secs(600),
             max_connections: 10_000,
             connections_per_peer: 1,
+            udp_buffer_size: Some(4 << 20),
         }
     }
 }
@@ -246,6 +251,12 @@ impl<R: Router> ProxyServer<R> {
         let mut locals = Vec::new();
         for a in &config.udp {
             let s = UdpSocket::bind(a).await?;
+            if let Some(n) = config.udp_buffer_size {
+                // Best effort: the kernel may cap or refuse the size.
+                let sock = socket2::SockRef::from(&s);
+                let _ = sock.set_recv_buffer_size(n);
+                let _ = sock.set_send_buffer_size(n);
+            }
             locals.push((Transport::Udp, s.local_addr()?));
             udp.push((FlowId(next_flow), Arc::new(s)));
             next_flow += 1;
@@ -524,9 +535,19 @@ fn send(
                 .and_then(|f| udp.iter().find(|(id, _)| *id == f))
                 .or_else(|| udp.first());
             match sock {
-                // UDP never blocks for long; if the buffer is full the
-                // transaction layer's retransmissions cover the loss.
-                Some((_, s)) => s.try_send_to(&data, to.addr).is_ok(),
+                // A full socket buffer is a lost datagram, not a transport
+                // error: the transaction layer's retransmissions cover it.
+                Some((_, s)) => match s.try_send_to(&data, to.addr) {
+                    Ok(_) => true,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        tracing::debug!("udp send buffer full: datagram to {} dropped", to.addr);
+                        true
+                    }
+                    Err(e) => {
+                        tracing::debug!("udp send to {}: {e}", to.addr);
+                        false
+                    }
+                },
                 None => false,
             }
         }

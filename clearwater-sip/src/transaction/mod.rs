@@ -216,6 +216,12 @@ pub enum Output {
         /// The client transaction.
         tx: ClientTxId,
     },
+    /// The runtime could not send the request (§8.1.3.1, §18.4): the TU acts
+    /// as if it had received a 503 (a proxy: §16.9).
+    TransportFailed {
+        /// The client transaction.
+        tx: ClientTxId,
+    },
     /// A transaction ended and was removed.
     Terminated {
         /// Which one.
@@ -521,7 +527,8 @@ impl TransactionLayer {
         match tx {
             TxId::Client(ClientTxId(id)) => {
                 if self.clients.get(&id).is_some_and(|c| !c.internal) {
-                    self.out.push_back(Output::Timeout { tx: ClientTxId(id) });
+                    self.out
+                        .push_back(Output::TransportFailed { tx: ClientTxId(id) });
                 }
                 self.end_client(id, Termination::TransportError);
             }

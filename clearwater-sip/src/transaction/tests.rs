@@ -112,6 +112,7 @@ pub(crate) fn describe(o: &Output) -> String {
         Output::Response { response, .. } => format!("response {}", response.status()),
         Output::StrayResponse { response, .. } => format!("stray {}", response.status()),
         Output::Timeout { .. } => "timeout".into(),
+        Output::TransportFailed { .. } => "transport failed".into(),
         Output::Terminated { reason, .. } => format!("terminated {reason:?}"),
         Output::Transmit { .. } => "transmit".into(),
     }
@@ -792,7 +793,10 @@ fn stray_responses_and_bad_requests() {
     let outs: Vec<String> = std::iter::from_fn(|| layer.poll_output())
         .map(|o| describe(&o))
         .collect();
-    assert_eq!(outs, ["transmit", "timeout", "terminated TransportError"]);
+    assert_eq!(
+        outs,
+        ["transmit", "transport failed", "terminated TransportError"]
+    );
     assert!(layer.is_idle() || layer.poll_timeout().is_none());
 }
 
