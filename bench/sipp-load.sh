@@ -6,7 +6,8 @@
 # same-run peer, Kamailio (tm t_relay + record_route), both given 2 worker processes/threads.
 # Kamailio gets 2 GiB of shared memory: with 256 MiB its transaction table runs out of
 # memory near 2000 cps ("could not allocate shared memory from shm pool"). Both ask for
-# 4 MiB UDP socket buffers (clearwater's default; Kamailio's maxbuffer/maxsndbuffer).
+# 4 MiB UDP socket buffers (clearwater's default; Kamailio's maxbuffer, receive side only).
+# Kamailio runs in the foreground with -DD: a single -D is "no fork" mode (one process).
 #
 # usage: bench/sipp-load.sh [seconds-per-rate] [rates...]
 #   e.g. bench/sipp-load.sh 10 250 500 1000 1500 2000
@@ -38,7 +39,6 @@ memdbg=5
 memlog=5
 children=2
 maxbuffer=4194304
-maxsndbuffer=4194304
 listen=udp:127.0.0.1:$PROXY_PORT
 mpath="$MP"
 loadmodule "tm.so"
@@ -54,7 +54,8 @@ request_route {
     if (!t_relay()) { sl_reply_error(); }
 }
 CFG
-      kamailio -f "$WORK/kamailio.cfg" -D -E -m 2048 -M 32 -P "$WORK/kam.pid" 2> "$WORK/proxy.log" &
+      kamailio -c -f "$WORK/kamailio.cfg" > "$WORK/check.log" 2>&1 || { cat "$WORK/check.log" >&2; return 1; }
+      kamailio -f "$WORK/kamailio.cfg" -DD -E -m 2048 -M 32 -P "$WORK/kam.pid" 2> "$WORK/proxy.log" &
       ;;
   esac
   sleep 1
