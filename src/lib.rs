@@ -7,9 +7,13 @@
 //! |---|---|---|
 //! | `sip` (default) | [`sip`] | `clearwater-sip`: SIP message layer, transactions, proxy core |
 //! | `runtime` | `sip::runtime` | tokio UDP/TCP/WebSocket transports and the proxy server |
+//! | `store` | [`store`] | `clearwater-store`: the `Store` trait, memory, redb, memcached (replicated) and Redis backends |
 //!
 //! Further crates (transactions and transports, store, timers, HSS, registrar,
 //! routing, charging) join as they land; see the repository's README.
 
 #[cfg(feature = "sip")]
 pub use clearwater_sip as sip;
+
+#[cfg(feature = "store")]
+pub use clearwater_store as store;
