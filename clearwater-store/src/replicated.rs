@@ -53,7 +53,7 @@ use crate::{
 /// Buckets the key space is cut into.
 const BUCKETS: u64 = 1024;
 const MAGIC: [u8; 2] = [0xce, 0x01];
-const ENVELOPE: usize = 2 + 8 + 8 + 1;
+const ENVELOPE: usize = 2 + 8 + 8 + 8 + 1;
 const TOMBSTONE: u8 = 1;
 /// Attempts at a "set if newer" copy before giving up on that replica.
 const COPY_ATTEMPTS: usize = 4;
@@ -137,6 +137,9 @@ struct Copy {
 struct Envelope {
     version: u64,
     written_ms: u64,
+    /// Wall-clock expiry (unix ms, 0 = never): copies made by read repair
+    /// keep the original deadline.
+    expires_ms: u64,
     tombstone: bool,
     value: Bytes,
 }
@@ -147,6 +150,7 @@ impl Envelope {
         b.put_slice(&MAGIC);
         b.put_u64(self.version);
         b.put_u64(self.written_ms);
+        b.put_u64(self.expires_ms);
         b.put_u8(if self.tombstone { TOMBSTONE } else { 0 });
         b.put_slice(&self.value);
         b.freeze()
@@ -163,14 +167,30 @@ impl Envelope {
             a.copy_from_slice(&data[at..at + 8]);
             u64::from_be_bytes(a)
         };
-        let (version, written_ms, flags) = (field(2), field(10), data[18]);
+        let (version, written_ms, expires_ms, flags) = (field(2), field(10), field(18), data[26]);
         let value = data.split_off(ENVELOPE);
         Ok(Envelope {
             version,
             written_ms,
+            expires_ms,
             tombstone: flags & TOMBSTONE != 0,
             value,
         })
+    }
+
+    fn expired(&self, now_ms: u64) -> bool {
+        self.expires_ms != 0 && self.expires_ms <= now_ms
+    }
+
+    /// What is left of its lifetime, for a copy.
+    fn remaining(&self, now_ms: u64) -> Ttl {
+        if self.expires_ms == 0 {
+            Ttl::Forever
+        } else {
+            Ttl::After(Duration::from_millis(
+                self.expires_ms.saturating_sub(now_ms).max(1),
+            ))
+        }
     }
 
     /// Orders copies: higher version, then later write.
@@ -341,7 +361,8 @@ impl ReplicatedStore {
             .iter()
             .filter_map(|c| c.found.as_ref().map(|(e, _)| e))
             .max_by_key(|e| e.rank());
-        let live = newest.filter(|e| !e.tombstone);
+        let now = now_ms();
+        let live = newest.filter(|e| !e.tombstone && !e.expired(now));
         match (condition, live) {
             (Condition::Any, _) | (Condition::Absent, None) => {}
             (Condition::Matches(c), Some(e)) if e.version == c.0 => {}
@@ -356,9 +377,21 @@ impl ReplicatedStore {
             // before a restart of every server never match it.
             None => self.tokens.next() >> 2,
         };
+        let ttl = if tombstone {
+            Ttl::After(self.config.tombstone_ttl)
+        } else {
+            ttl
+        };
+        let expires_ms = match ttl {
+            Ttl::Forever => 0,
+            Ttl::After(d) => now
+                .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .max(1),
+        };
         let envelope = Envelope {
             version,
-            written_ms: now_ms(),
+            written_ms: now,
+            expires_ms,
             tombstone,
             value,
         };
@@ -368,11 +401,6 @@ impl ReplicatedStore {
                 max: self.servers[copies[0].server].mc.max_value() - ENVELOPE,
             });
         }
-        let ttl = if tombstone {
-            Ttl::After(self.config.tombstone_ttl)
-        } else {
-            ttl
-        };
         // The first replica orders concurrent writers.
         let first = &copies[0];
         let mc = &self.servers[first.server].mc;
@@ -436,21 +464,28 @@ impl Store for ReplicatedStore {
         else {
             return Ok(None);
         };
+        let now = now_ms();
+        if newest.tombstone || newest.expired(now) {
+            return Ok(None);
+        }
         // Read repair: bring replicas that are behind up to date (best
-        // effort; the TTL of a repaired copy restarts, which only lengthens it).
+        // effort), with what is left of the record's lifetime.
         for c in &copies {
             let behind = c
                 .found
                 .as_ref()
                 .is_none_or(|(e, _)| e.rank() < newest.rank());
-            if behind && !newest.tombstone {
+            if behind {
                 let _ = self
-                    .copy_to(c.server, &k, &newest, c.found.clone(), Ttl::Forever)
+                    .copy_to(
+                        c.server,
+                        &k,
+                        &newest,
+                        c.found.clone(),
+                        newest.remaining(now),
+                    )
                     .await;
             }
-        }
-        if newest.tombstone {
-            return Ok(None);
         }
         Ok(Some(Record {
             value: newest.value,
@@ -500,6 +535,7 @@ mod tests {
         let e = Envelope {
             version: 7,
             written_ms: 1_700_000_000_000,
+            expires_ms: 0,
             tombstone: false,
             value: Bytes::from_static(b"data"),
         };

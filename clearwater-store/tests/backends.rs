@@ -308,3 +308,59 @@ async fn redis_cluster_conforms() {
         "keys per node: {spread:?}"
     );
 }
+
+/// memcached's `flush_all` on one server, as if it had restarted empty.
+async fn flush(server: &Memcached) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    s.write_all(b"flush_all\r\n").await.unwrap();
+    let mut ok = [0u8; 4];
+    s.read_exact(&mut ok).await.unwrap();
+    assert_eq!(&ok, b"OK\r\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_read_repair_restores_a_copy_with_its_remaining_ttl() {
+    let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
+    let store = replicated(&servers);
+    // Each server seen directly: the replicated store's envelopes, raw.
+    let direct: Vec<MemcachedStore> = servers
+        .iter()
+        .map(|s| MemcachedStore::new(MemcachedConfig::new(s.addr())))
+        .collect();
+    store
+        .set(
+            &T,
+            "reg",
+            Bytes::from_static(b"binding"),
+            Condition::Absent,
+            Ttl::secs(2),
+        )
+        .await
+        .unwrap();
+    let mut holders = Vec::new();
+    for (i, d) in direct.iter().enumerate() {
+        if d.get(&T, "reg").await.unwrap().is_some() {
+            holders.push(i);
+        }
+    }
+    assert_eq!(holders.len(), 2, "two replicas: {holders:?}");
+    flush(&servers[holders[0]]).await;
+    assert!(direct[holders[0]].get(&T, "reg").await.unwrap().is_none());
+    // A read finds the other copy and repairs the flushed one...
+    let r = store.get(&T, "reg").await.unwrap().unwrap();
+    assert_eq!(&r.value[..], b"binding");
+    assert!(
+        direct[holders[0]].get(&T, "reg").await.unwrap().is_some(),
+        "repaired"
+    );
+    // ...with the record's deadline, not a fresh or endless one.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    assert_eq!(store.get(&T, "reg").await.unwrap(), None);
+    for d in &direct {
+        assert!(
+            d.get(&T, "reg").await.unwrap().is_none(),
+            "expired everywhere"
+        );
+    }
+}

@@ -2,7 +2,13 @@
 //! on free loopback ports, killed when dropped. A missing binary fails the
 //! test (it is not skipped): install them with
 //! `apt-get install -y memcached redis-server`.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
