@@ -20,7 +20,9 @@ use clearwater_store::{
     Condition, DurableStore, MemcachedConfig, MemcachedStore, MemoryConfig, MemoryStore,
     RedisConfig, RedisStore, ReplicatedConfig, ReplicatedStore, Store, Table, Ttl,
 };
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime};
+use criterion::{
+    BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
+};
 use tokio::runtime::Runtime;
 
 const T: Table = Table::ephemeral("bench");
@@ -30,12 +32,18 @@ fn value() -> Bytes {
     Bytes::from(vec![b'x'; 600])
 }
 
-fn store_ops(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, name: &str, store: Arc<dyn Store>) {
+fn store_ops(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    name: &str,
+    store: Arc<dyn Store>,
+) {
     rt.block_on(store.set(&T, "k", value(), Condition::Any, Ttl::Forever))
         .unwrap();
     g.throughput(Throughput::Elements(1));
     g.bench_function(format!("{name}/get"), |b| {
-        b.to_async(rt).iter(|| async { store.get(&T, "k").await.unwrap().unwrap() });
+        b.to_async(rt)
+            .iter(|| async { store.get(&T, "k").await.unwrap().unwrap() });
     });
     g.bench_function(format!("{name}/cas_set"), |b| {
         b.to_async(rt).iter(|| async {
@@ -69,7 +77,12 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     let mut g = c.benchmark_group("store");
 
-    store_ops(&mut g, &rt, "memory", Arc::new(MemoryStore::new(MemoryConfig::default())));
+    store_ops(
+        &mut g,
+        &rt,
+        "memory",
+        Arc::new(MemoryStore::new(MemoryConfig::default())),
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let durable = DurableStore::open(dir.path().join("bench.redb")).unwrap();
@@ -84,8 +97,10 @@ fn benches(c: &mut Criterion) {
     );
 
     let mcs: Vec<support::Memcached> = (0..3).map(|_| support::Memcached::start()).collect();
-    let replicated =
-        ReplicatedStore::new(ReplicatedConfig::new(mcs.iter().map(support::Memcached::addr))).unwrap();
+    let replicated = ReplicatedStore::new(ReplicatedConfig::new(
+        mcs.iter().map(support::Memcached::addr),
+    ))
+    .unwrap();
     store_ops(&mut g, &rt, "replicated_memcached_x3", Arc::new(replicated));
 
     let rdir = tempfile::tempdir().unwrap();
@@ -122,7 +137,11 @@ fn benches(c: &mut Criterion) {
     g.bench_function("redis_crate_plain/get_then_set", |b| {
         b.to_async(&rt).iter(|| async {
             let mut c = conn.clone();
-            let got: Vec<u8> = redis::cmd("GET").arg("plain").query_async(&mut c).await.unwrap();
+            let got: Vec<u8> = redis::cmd("GET")
+                .arg("plain")
+                .query_async(&mut c)
+                .await
+                .unwrap();
             redis::cmd("SET")
                 .arg("plain")
                 .arg(got)
