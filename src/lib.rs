@@ -8,6 +8,7 @@
 //! | `sip` (default) | [`sip`] | `clearwater-sip`: SIP message layer, transactions, proxy core |
 //! | `runtime` | `sip::runtime` | tokio UDP/TCP/WebSocket transports and the proxy server |
 //! | `store` | [`store`] | `clearwater-store`: the `Store` trait, memory, redb, memcached (replicated) and Redis backends |
+//! | `timers` | [`timers`] | `clearwater-timers`: the `TimerService` trait, local timer wheel, Chronos-compatible clustered service |
 //!
 //! Further crates (transactions and transports, store, timers, HSS, registrar,
 //! routing, charging) join as they land; see the repository's README.
@@ -17,3 +18,6 @@ pub use clearwater_sip as sip;
 
 #[cfg(feature = "store")]
 pub use clearwater_store as store;
+
+#[cfg(feature = "timers")]
+pub use clearwater_timers as timers;

@@ -1,0 +1,426 @@
+//! [`ChronosNode`]: one member of the Chronos-compatible clustered timer
+//! service, over HTTP.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::client::Http;
+use crate::cluster::{ClusterConfig, ClusterCore, Output, PeerMessage, Placement};
+use crate::{HttpPopSink, PopSink, TimerError, api};
+
+/// Largest peer message accepted (bytes): a timer state with the largest
+/// opaque data and some room.
+const MAX_PEER_BODY: usize = 2 * api::MAX_BODY + 4096;
+/// Most pops and peer messages in flight at once.
+const MAX_IN_FLIGHT: usize = 8192;
+
+/// A [`ChronosNode`]'s configuration.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct NodeConfig {
+    /// The cluster: `cluster.me` is the `host:port` the other members reach
+    /// this node at, `cluster.members` every member's.
+    pub cluster: ClusterConfig,
+    /// Time a peer has to answer a replication message (default 1 s).
+    pub peer_timeout: Duration,
+    /// Most HTTP connections served at once (default 10 000); further
+    /// connections are closed at once.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (default 30 s).
+    pub header_timeout: Duration,
+}
+
+impl NodeConfig {
+    /// A member reached at `me` of the cluster `members`, with defaults.
+    pub fn new<S: Into<String>>(
+        me: impl Into<String>,
+        members: impl IntoIterator<Item = S>,
+    ) -> NodeConfig {
+        NodeConfig {
+            cluster: ClusterConfig::new(me, members),
+            peer_timeout: Duration::from_secs(1),
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets the delay between replica ranks (default 2 s).
+    pub fn with_skew(mut self, skew: Duration) -> NodeConfig {
+        self.cluster.skew = skew;
+        self
+    }
+}
+
+/// One member of the clustered timer service: the Chronos HTTP API on a
+/// listener, the [replication protocol](crate::cluster) with the other
+/// members, and pops sent to a [`PopSink`] (by default an [`HttpPopSink`]:
+/// `POST <callback URI>`).
+///
+/// ## The API
+///
+/// | request | answer |
+/// |---|---|
+/// | `POST /timers` with a [timer body](crate::api) | `200`, `Location: /timers/<id>` |
+/// | `PUT /timers/<id>` with a timer body | `200`, `Location: /timers/<id>` (creates the timer if it is unknown) |
+/// | `DELETE /timers/<id>` | `200` (also for an unknown timer) |
+/// | `GET /ping` | `200 OK` |
+/// | `POST /internal/peer` | replication between members (JSON [`PeerMessage`]) |
+///
+/// A body that cannot be accepted gets `400` with `{"error": "<reason>"}`;
+/// a malformed id `404`; a body over 64 KiB `413`. `200` means at least
+/// one replica holds the change: the node waits (up to `peer_timeout`) for
+/// every other replica to acknowledge, so with two replicas up an
+/// acknowledged timer survives the loss of either. When no replica can be
+/// reached the answer is `503`.
+///
+/// `/internal/peer` is for the members only: deploy the service on a
+/// network the clients and members share, as Chronos is.
+///
+/// ## Running
+///
+/// [`ChronosNode::run`] serves the listener, drives the timers and sends
+/// the pops, all inside the one future: dropping it stops the node and
+/// every connection and delivery it started (nothing is left running).
+/// Timers are held in memory: a node that stops loses its copies, and the
+/// other replicas pop for it.
+pub struct ChronosNode {
+    listener: TcpListener,
+    core: Arc<Mutex<ClusterCore>>,
+    sink: Arc<dyn PopSink>,
+    config: NodeConfig,
+}
+
+struct Node {
+    core: Arc<Mutex<ClusterCore>>,
+    wake: Notify,
+    peers: Http,
+    sink: Arc<dyn PopSink>,
+}
+
+fn lock(core: &Mutex<ClusterCore>) -> MutexGuard<'_, ClusterCore> {
+    // The core's methods do not panic midway; if one did, its state is
+    // still the best there is.
+    core.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Node {
+    fn core(&self) -> MutexGuard<'_, ClusterCore> {
+        lock(&self.core)
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch: the cluster's time base.
+pub(crate) fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// [`wall_ms`] rounded up: the start of a timer set now, so that its pops
+/// are never early.
+fn wall_ms_ceil() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A live view of a running node, for monitoring and tests.
+#[derive(Clone)]
+pub struct NodeStatus {
+    core: Arc<Mutex<ClusterCore>>,
+}
+
+impl NodeStatus {
+    /// Timers this node holds a copy of (including tombstones and finished
+    /// timers it still remembers).
+    pub fn timers(&self) -> usize {
+        lock(&self.core).len()
+    }
+}
+
+impl ChronosNode {
+    /// Binds `listen` and makes the node (not yet running).
+    pub async fn bind(listen: SocketAddr, config: NodeConfig) -> io::Result<ChronosNode> {
+        Ok(ChronosNode::new(TcpListener::bind(listen).await?, config))
+    }
+
+    /// A node serving `listener`.
+    pub fn new(listener: TcpListener, config: NodeConfig) -> ChronosNode {
+        ChronosNode {
+            listener,
+            core: Arc::new(Mutex::new(ClusterCore::new(config.cluster.clone()))),
+            sink: Arc::new(HttpPopSink::new()),
+            config,
+        }
+    }
+
+    /// Sends pops to `sink` instead of `POST`ing them to their callbacks.
+    pub fn with_pop_sink(mut self, sink: impl PopSink) -> ChronosNode {
+        self.sink = Arc::new(sink);
+        self
+    }
+
+    /// The address served.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A live view of the node.
+    pub fn status(&self) -> NodeStatus {
+        NodeStatus {
+            core: self.core.clone(),
+        }
+    }
+
+    /// Serves and drives the node until the future is dropped (see the type
+    /// docs). Returns only on a listener error.
+    pub async fn run(self) -> io::Result<()> {
+        let ChronosNode {
+            listener,
+            core,
+            sink,
+            config,
+        } = self;
+        let node = Arc::new(Node {
+            core,
+            wake: Notify::new(),
+            peers: Http::new(config.peer_timeout),
+            sink,
+        });
+        let app = Router::new()
+            .route("/timers", post(create))
+            .route("/timers/{id}", put(update).delete(delete))
+            .layer(DefaultBodyLimit::max(api::MAX_BODY))
+            .route(
+                "/internal/peer",
+                post(peer).layer(DefaultBodyLimit::max(MAX_PEER_BODY)),
+            )
+            .route("/ping", get(|| async { "OK" }))
+            .with_state(node.clone());
+        let service = TowerToHyperService::new(app);
+        let mut connections = JoinSet::new();
+        let mut work = JoinSet::new();
+        loop {
+            let notified = node.wake.notified();
+            let now = wall_ms();
+            let next = {
+                let mut core = node.core();
+                core.tick(now);
+                while let Some(out) = core.poll_output() {
+                    if work.len() >= MAX_IN_FLIGHT {
+                        // Shed rather than block the tick with the lock
+                        // held: the other replicas pop a lost pop late.
+                        tracing::warn!("timer service overloaded: dropping {out:?}");
+                        continue;
+                    }
+                    work.spawn(carry_out(node.clone(), out));
+                }
+                core.next_deadline()
+            };
+            let sleep = async {
+                match next {
+                    Some(t) => {
+                        tokio::time::sleep(Duration::from_millis(t.saturating_sub(wall_ms()))).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _) = accepted?;
+                    if connections.len() >= config.max_connections {
+                        tracing::warn!("connection limit {} reached", config.max_connections);
+                        drop(stream);
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let conn = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(config.header_timeout)
+                        .serve_connection(TokioIo::new(stream), service.clone());
+                    connections.spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!("HTTP connection: {e}");
+                        }
+                    });
+                }
+                _ = notified => {}
+                _ = sleep => {}
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                Some(_) = work.join_next(), if !work.is_empty() => {}
+            }
+        }
+    }
+}
+
+/// Sends a pop or a peer message.
+async fn carry_out(node: Arc<Node>, out: Output) {
+    match out {
+        Output::Pop(pop) => {
+            let id = pop.id.clone();
+            if let Err(e) = node.sink.pop(pop).await {
+                tracing::warn!("timer {id}: {e}");
+            }
+        }
+        Output::Send { to, message } => {
+            if let Err(e) = send_peer(&node, &to, &message).await {
+                tracing::debug!("to {to}: {e}");
+            }
+        }
+    }
+}
+
+async fn send_peer(node: &Node, to: &str, message: &PeerMessage) -> Result<(), String> {
+    let body = serde_json::to_vec(message).map_err(|e| e.to_string())?;
+    let headers = [("content-type", "application/json".to_owned())];
+    let (status, _, body) = node
+        .peers
+        .send(
+            http::Method::POST,
+            &format!("http://{to}/internal/peer"),
+            &headers,
+            body.into(),
+        )
+        .await?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        ))
+    }
+}
+
+fn error(status: StatusCode, reason: &str) -> Response {
+    (status, axum::Json(api::error_body(reason))).into_response()
+}
+
+fn refusal(e: TimerError) -> Response {
+    match e {
+        TimerError::Invalid(reason) => error(StatusCode::BAD_REQUEST, &reason),
+        other => error(StatusCode::SERVICE_UNAVAILABLE, &other.to_string()),
+    }
+}
+
+/// Sends the change to the other replicas; 200 with the Location once one
+/// replica holds it.
+async fn place(node: &Node, placement: Result<Placement, TimerError>) -> Response {
+    let placement = match placement {
+        Ok(p) => p,
+        Err(e) => return refusal(e),
+    };
+    if placement.local {
+        node.wake.notify_one();
+    }
+    let mut held = usize::from(placement.local);
+    let mut last = String::new();
+    match placement.remote.as_slice() {
+        [] => {}
+        [(to, message)] => match send_peer(node, to, message).await {
+            Ok(()) => held += 1,
+            Err(e) => last = format!("{to}: {e}"),
+        },
+        many => {
+            let sends = many.iter().map(|(to, message)| async move {
+                send_peer(node, to, message)
+                    .await
+                    .map_err(|e| format!("{to}: {e}"))
+            });
+            for result in futures_util::future::join_all(sends).await {
+                match result {
+                    Ok(()) => held += 1,
+                    Err(e) => last = e,
+                }
+            }
+        }
+    }
+    if held == 0 {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "no replica of timer {} could be reached: {last}",
+                placement.id
+            ),
+        );
+    }
+    if !last.is_empty() {
+        tracing::warn!(
+            "timer {} is held by fewer replicas than asked: {last}",
+            placement.id
+        );
+    }
+    let mut resp = StatusCode::OK.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/timers/{}", placement.id)) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+async fn create(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    let spec = match api::parse_timer(&body) {
+        Ok(s) => s,
+        Err(e) => return refusal(e),
+    };
+    let placement = node.core().client_set(spec, wall_ms_ceil());
+    place(&node, placement).await
+}
+
+async fn update(State(node): State<Arc<Node>>, Path(id): Path<String>, body: Bytes) -> Response {
+    if let Err(e) = crate::cluster::parse_id(&id) {
+        return error(StatusCode::NOT_FOUND, &e.to_string());
+    }
+    let spec = match api::parse_timer(&body) {
+        Ok(s) => s,
+        Err(e) => return refusal(e),
+    };
+    let placement = node.core().client_update(&id, spec, wall_ms_ceil());
+    place(&node, placement).await
+}
+
+async fn delete(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Response {
+    if let Err(e) = crate::cluster::parse_id(&id) {
+        return error(StatusCode::NOT_FOUND, &e.to_string());
+    }
+    let placement = node.core().client_delete(&id, wall_ms());
+    if let Ok(p) = &placement
+        && !p.local
+        && p.remote.is_empty()
+    {
+        // No member can hold it: there is nothing to delete.
+        return StatusCode::OK.into_response();
+    }
+    place(&node, placement).await
+}
+
+async fn peer(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    let message: PeerMessage = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a peer message: {e}")),
+    };
+    let result = node.core().receive(message, wall_ms());
+    match result {
+        Ok(()) => {
+            node.wake.notify_one();
+            StatusCode::OK.into_response()
+        }
+        Err(e) => refusal(e),
+    }
+}
