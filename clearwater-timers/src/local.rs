@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::wheel::{TimerKey, Wheel};
@@ -27,7 +28,7 @@ const MAX_IN_FLIGHT: usize = 4096;
 /// embedder runs the driver (`tokio::spawn(driver)`, or inside its own
 /// `select!`) and stops everything by dropping it. The driver also ends once
 /// every handle is dropped. Nothing is spawned behind the embedder's back:
-/// pop deliveries run as tasks owned by the driver (dropping it cancels
+/// pop deliveries run concurrently inside the driver (dropping it cancels
 /// them).
 ///
 /// Timers are not replicated and do not survive the process (the
@@ -76,6 +77,9 @@ struct Shared {
 }
 
 struct State {
+    /// The deadline the driver sleeps until (`u64::MAX`: none); a timer due
+    /// earlier must wake it.
+    driver_next: u64,
     wheel: Wheel<Armed>,
     keys: HashMap<u64, TimerKey>,
     next_id: u64,
@@ -94,6 +98,7 @@ impl LocalTimers {
     pub fn new(sink: impl PopSink) -> (LocalTimers, impl Future<Output = ()> + Send + 'static) {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
+                driver_next: u64::MAX,
                 wheel: Wheel::new(0),
                 keys: HashMap::new(),
                 next_id: 1,
@@ -137,7 +142,7 @@ impl LocalTimers {
         let now = u64::try_from(since.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
         let spec = Arc::new(spec);
         let deadline = now.saturating_add(millis(spec.interval));
-        {
+        let wake = {
             let mut st = self.lock();
             if let Some(old) = st.keys.remove(&id) {
                 st.wheel.cancel(old);
@@ -153,8 +158,15 @@ impl LocalTimers {
                 },
             );
             st.keys.insert(id, key);
+            let wake = deadline < st.driver_next;
+            if wake {
+                st.driver_next = deadline;
+            }
+            wake
+        };
+        if wake {
+            self.handle.shared.wake.notify_one();
         }
-        self.handle.shared.wake.notify_one();
     }
 }
 
@@ -210,9 +222,19 @@ impl TimerService for LocalTimers {
     }
 }
 
+/// Delivers one pop.
+async fn deliver(sink: Arc<dyn PopSink>, pop: Pop) {
+    let id = pop.id.clone();
+    if let Err(e) = sink.pop(pop).await {
+        tracing::warn!("timer {id}: {e}");
+    }
+}
+
 /// The driver: pops what is due, sleeps until the next deadline or a change.
 async fn drive(sh: Arc<Shared>, sink: Arc<dyn PopSink>) {
-    let mut deliveries = JoinSet::new();
+    // Deliveries run concurrently inside this future (not as tasks): a slow
+    // sink does not hold up other pops, and dropping the driver stops them.
+    let mut deliveries = FuturesUnordered::new();
     let mut due = Vec::new();
     while !sh.closed.load(Ordering::Acquire) {
         let notified = sh.wake.notified();
@@ -242,35 +264,32 @@ async fn drive(sh: Arc<Shared>, sink: Arc<dyn PopSink>) {
                     st.keys.insert(id, key);
                 }
             }
-            st.wheel.next_deadline()
+            let next = st.wheel.next_deadline();
+            st.driver_next = next.unwrap_or(u64::MAX);
+            next
         };
-        let epoch = sh.epoch;
         for pop in due.drain(..) {
             while deliveries.len() >= MAX_IN_FLIGHT {
-                deliveries.join_next().await;
+                deliveries.next().await;
             }
-            let sink = sink.clone();
-            deliveries.spawn(async move {
-                let id = pop.id.clone();
-                if let Err(e) = sink.pop(pop).await {
-                    tracing::warn!("timer {id}: {e}");
-                }
-            });
+            deliveries.push(deliver(sink.clone(), pop));
         }
-        while deliveries.try_join_next().is_some() {}
         let sleep = async {
             match next {
-                Some(t) => tokio::time::sleep_until(epoch + Duration::from_millis(t)).await,
+                Some(t) => tokio::time::sleep_until(sh.epoch + Duration::from_millis(t)).await,
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
             _ = notified => {}
             _ = sleep => {}
+            Some(()) = deliveries.next(), if !deliveries.is_empty() => {
+                while let Some(Some(())) = deliveries.next().now_or_never() {}
+            }
         }
     }
     // Let deliveries already started finish.
-    while deliveries.join_next().await.is_some() {}
+    while deliveries.next().await.is_some() {}
 }
 
 #[async_trait]
