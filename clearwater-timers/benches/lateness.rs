@@ -13,7 +13,6 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,6 +22,9 @@ use clearwater_timers::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+mod support;
+use support::one_core_server;
 
 fn report(name: &str, mut late_us: Vec<u64>, expected: usize) {
     late_us.sort_unstable();
@@ -155,33 +157,14 @@ async fn receiver(l: TcpListener, late: Arc<Mutex<Vec<u64>>>) {
     }
 }
 
-fn spawn_thread_runtime<F>(f: impl FnOnce(TcpListener) -> F + Send + 'static) -> SocketAddr
-where
-    F: std::future::Future<Output = ()> + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            f(l).await;
-        });
-    });
-    rx.recv().unwrap()
-}
-
 fn chronos() {
     const RATE: u64 = 5_000;
     const SECS: u64 = 10;
     const CONNS: u64 = 16;
     let late = Arc::new(Mutex::new(Vec::new()));
     let l2 = late.clone();
-    let pop_addr = spawn_thread_runtime(move |l| receiver(l, l2));
-    let node_addr = spawn_thread_runtime(|l| async move {
+    let pop_addr = one_core_server(move |l| receiver(l, l2));
+    let node_addr = one_core_server(|l| async move {
         let me = l.local_addr().unwrap().to_string();
         ChronosNode::new(l, NodeConfig::new(me.clone(), [me]))
             .run()

@@ -23,6 +23,9 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+mod support;
+use support::one_core_server;
+
 const N: u64 = 100_000;
 /// Deadlines spread over a minute, as registrations and charging interims are.
 const SPREAD_MS: u64 = 60_000;
@@ -145,26 +148,6 @@ fn local(c: &mut Criterion) {
         );
     });
     g.finish();
-}
-
-/// Starts `serve` on a one-thread runtime of its own (one server core).
-fn one_core_server<F>(serve: impl FnOnce(TcpListener) -> F + Send + 'static) -> SocketAddr
-where
-    F: std::future::Future<Output = ()> + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            serve(l).await;
-        });
-    });
-    rx.recv().unwrap()
 }
 
 /// A bare hyper server answering every request 200 with a Location, doing
