@@ -3,3 +3,4 @@
 //! corpus through exactly the code the fuzzers run.
 
 pub mod bodies;
+pub mod diameter;
