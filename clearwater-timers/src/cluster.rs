@@ -119,6 +119,12 @@ impl TimerState {
         }
     }
 
+    /// How many times it pops (computed without building a spec: this is
+    /// on the scheduling path).
+    fn pops(&self) -> u64 {
+        crate::pops(self.interval_ms, self.repeat_for_ms)
+    }
+
     /// When pop `seq` is due.
     fn due(&self, seq: u64) -> u64 {
         self.start_ms
@@ -127,7 +133,7 @@ impl TimerState {
 
     /// When the last pop is due.
     fn end(&self) -> u64 {
-        self.due(self.spec().pops())
+        self.due(self.pops())
     }
 }
 
@@ -254,18 +260,11 @@ pub fn replicas_of(id: &str, members: &[String]) -> Result<Vec<String>, TimerErr
 }
 
 impl ClusterCore {
-    /// A member with no timers.
-    pub fn new(config: ClusterConfig) -> ClusterCore {
-        let me = stable_hash(&[config.me.as_bytes()]);
-        let seed = me
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-        ClusterCore::with_seed(config, seed)
-    }
-
-    /// A member whose timer ids come from `seed` (deterministic tests).
-    pub fn with_seed(config: ClusterConfig, seed: u64) -> ClusterCore {
+    /// A member whose timer ids are drawn from `seed`. The driver passes
+    /// a random seed (the core reads no clock and no entropy; tests pass
+    /// fixed seeds). Ids are also mixed with the member's identity, so two
+    /// members never draw the same sequence.
+    pub fn new(config: ClusterConfig, seed: u64) -> ClusterCore {
         let me = stable_hash(&[config.me.as_bytes()]);
         ClusterCore {
             config,
@@ -415,7 +414,6 @@ impl ClusterCore {
                     && !state.deleted
                     && self.timers.len() >= self.config.max_timers
                 {
-                    self.log_refused(&state.id);
                     return Err(TimerError::Unavailable(format!(
                         "this member holds its limit of {} timers",
                         self.config.max_timers
@@ -434,7 +432,7 @@ impl ClusterCore {
                 if slot.state.version != version || sequence <= slot.state.popped {
                     return Ok(());
                 }
-                if sequence > slot.state.spec().pops() {
+                if sequence > slot.state.pops() {
                     return Err(TimerError::Invalid(format!(
                         "timer {id} has no pop {sequence}"
                     )));
@@ -444,16 +442,6 @@ impl ClusterCore {
             }
         }
         Ok(())
-    }
-
-    fn log_refused(&self, id: &str) {
-        #[cfg(feature = "runtime")]
-        tracing::warn!(
-            "timer {id} refused: limit of {} timers reached",
-            self.config.max_timers
-        );
-        #[cfg(not(feature = "runtime"))]
-        let _ = id;
     }
 
     /// Keeps `state` if it is newer than the copy held (or the same version
@@ -501,7 +489,7 @@ impl ClusterCore {
         }
         self.wheel.skip_to(now);
         let next = slot.state.popped + 1;
-        let (at, what) = if slot.state.deleted || next > slot.state.spec().pops() {
+        let (at, what) = if slot.state.deleted || next > slot.state.pops() {
             let from = if slot.state.deleted {
                 now
             } else {
@@ -590,7 +578,7 @@ fn check_state(state: &TimerState, now: u64) -> Result<(), TimerError> {
     }
     if !state.deleted {
         state.spec().validate()?;
-        if state.popped > state.spec().pops() {
+        if state.popped > state.pops() {
             return invalid("more pops done than the timer has");
         }
     }

@@ -119,13 +119,8 @@ impl TimerSpec {
     /// How many times it pops: `repeat_for / interval`, at least 1 (and
     /// exactly 1 for a zero interval).
     pub fn pops(&self) -> u64 {
-        let i = self.interval.as_millis();
-        if i == 0 {
-            return 1;
-        }
-        u64::try_from(self.repeat_for.as_millis() / i)
-            .unwrap_or(u64::MAX)
-            .max(1)
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        pops(ms(self.interval), ms(self.repeat_for))
     }
 
     /// Time from the start to pop number `seq` (1-based).
@@ -152,6 +147,15 @@ impl TimerSpec {
         }
         Ok(())
     }
+}
+
+/// How many times a timer with these periods (ms) pops: `repeat_for /
+/// interval`, at least 1 (exactly 1 for a zero interval).
+pub(crate) fn pops(interval_ms: u64, repeat_for_ms: u64) -> u64 {
+    if interval_ms == 0 {
+        return 1;
+    }
+    (repeat_for_ms / interval_ms).max(1)
 }
 
 /// A timer's identity, as returned by [`TimerService::set`]: opaque text

@@ -1,6 +1,7 @@
 //! [`ChronosNode`]: one member of the Chronos-compatible clustered timer
 //! service, over HTTP.
 
+use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -165,7 +166,10 @@ impl ChronosNode {
     pub fn new(listener: TcpListener, config: NodeConfig) -> ChronosNode {
         ChronosNode {
             listener,
-            core: Arc::new(Mutex::new(ClusterCore::new(config.cluster.clone()))),
+            core: Arc::new(Mutex::new(ClusterCore::new(
+                config.cluster.clone(),
+                RandomState::new().hash_one(wall_ms()),
+            ))),
             sink: Arc::new(HttpPopSink::new()),
             config,
         }
@@ -332,24 +336,15 @@ async fn place(node: &Node, placement: Result<Placement, TimerError>) -> Respons
     }
     let mut held = usize::from(placement.local);
     let mut last = String::new();
-    match placement.remote.as_slice() {
-        [] => {}
-        [(to, message)] => match send_peer(node, to, message).await {
+    let sends = placement.remote.iter().map(|(to, message)| async move {
+        send_peer(node, to, message)
+            .await
+            .map_err(|e| format!("{to}: {e}"))
+    });
+    for result in futures_util::future::join_all(sends).await {
+        match result {
             Ok(()) => held += 1,
-            Err(e) => last = format!("{to}: {e}"),
-        },
-        many => {
-            let sends = many.iter().map(|(to, message)| async move {
-                send_peer(node, to, message)
-                    .await
-                    .map_err(|e| format!("{to}: {e}"))
-            });
-            for result in futures_util::future::join_all(sends).await {
-                match result {
-                    Ok(()) => held += 1,
-                    Err(e) => last = e,
-                }
-            }
+            Err(e) => last = e,
         }
     }
     if held == 0 {

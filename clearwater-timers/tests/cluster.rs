@@ -230,7 +230,7 @@ async fn update_delete_and_repeat_over_http() {
         .set(TimerSpec::once(ms(400), callback.clone(), "old"))
         .await
         .unwrap();
-    let repeating = client
+    client
         .set(TimerSpec::repeating(ms(200), ms(600), callback.clone(), "rep").with_replication(3))
         .await
         .unwrap();
@@ -258,7 +258,6 @@ async fn update_delete_and_repeat_over_http() {
         ],
         "deleted timers must not pop; the updated one pops once with its new data"
     );
-    let _ = repeating;
 }
 
 /// Sends one raw HTTP/1.1 request and returns (status, body).
@@ -372,8 +371,9 @@ async fn client_fails_over_and_reports_reasons() {
     cluster.kill(0).await;
     let client = cluster.client();
     for _ in 0..4 {
-        // Timers whose only replica is the dead node are refused (503) and
-        // the client moves on; replication 2 always has a live replica.
+        // With replication 2 on two members, both are replicas: whichever
+        // node the client tries first, the live one takes the timer (the
+        // dead one's connection is refused and the client moves on).
         client
             .set(TimerSpec::once(
                 Duration::from_secs(60),

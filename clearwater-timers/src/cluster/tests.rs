@@ -13,7 +13,7 @@ fn members() -> Vec<String> {
 }
 
 fn core(i: usize, seed: u64) -> ClusterCore {
-    ClusterCore::with_seed(ClusterConfig::new(format!("n{i}:7253"), members()), seed)
+    ClusterCore::new(ClusterConfig::new(format!("n{i}:7253"), members()), seed)
 }
 
 fn spec(interval_ms: u64, pops: u64) -> TimerSpec {
@@ -181,7 +181,7 @@ fn versions_tombstones_and_finished_timers() {
 fn the_timer_limit_refuses_new_timers() {
     let mut config = ClusterConfig::new("n0:7253", ["n0:7253"]);
     config.max_timers = 2;
-    let mut c = ClusterCore::with_seed(config, 3);
+    let mut c = ClusterCore::new(config, 3);
     let one = spec(1_000, 1).with_replication(1);
     c.client_set(one.clone(), T0).unwrap();
     let b = c.client_set(one.clone(), T0).unwrap();
