@@ -419,23 +419,18 @@ impl Avp {
     }
 
     /// The encoded length without padding (the AVP Length field).
-    pub fn len(&self) -> usize {
+    pub fn encoded_len(&self) -> usize {
         self.header_len() + self.data.len()
-    }
-
-    /// Whether the data is empty.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
     }
 
     /// The encoded length with padding.
     pub fn padded_len(&self) -> usize {
-        self.len().next_multiple_of(4)
+        self.encoded_len().next_multiple_of(4)
     }
 
     /// Appends the encoded AVP (with padding) to `out`.
     pub fn encode_into(&self, out: &mut BytesMut) {
-        let len = self.len();
+        let len = self.encoded_len();
         out.reserve(len + 3);
         out.put_u32(self.code.code);
         // The AVP Length field is 24 bits; values are built by this crate or
