@@ -576,12 +576,11 @@ impl Usim {
     }
 }
 
+/// The HSS's and the USIM's Milenage for one subscriber (test set 3).
 fn subscriber() -> (Milenage, Milenage) {
     let p = TEST_SETS[2].parsed();
-    (
-        Milenage::with_opc(&p.k, &p.opc),
-        Milenage::with_opc(&p.k, &p.opc),
-    )
+    let milenage = Milenage::with_opc(&p.k, &p.opc);
+    (milenage.clone(), milenage)
 }
 
 fn rand_for(i: u64) -> [u8; 16] {
@@ -729,24 +728,22 @@ fn wrong_mac_s_is_rejected_and_state_unchanged() {
     let auts = hss.auts(&rand, Sqn::from_seq_ind(1 << 20, 0).unwrap());
     let before = SqnState::from_last(Sqn::from_seq_ind(5, 5).unwrap());
 
-    let mut rejected = 0;
+    let rejected = |result: Result<Sqn, HssError>, what: &str| match result {
+        Err(HssError::Auth(reason)) => assert!(reason.contains("MAC-S"), "{what}: {reason}"),
+        other => panic!("{what}: {other:?}"),
+    };
     for bit in 0..14 * 8 {
         let mut bad = auts;
         bad[bit / 8] ^= 0x80 >> (bit % 8);
         let mut state = before;
-        match hss.resync(&mut state, &rand, &bad) {
-            Err(HssError::Auth(reason)) => assert!(reason.contains("MAC-S"), "{reason}"),
-            other => panic!("bit {bit}: {other:?}"),
-        }
+        rejected(hss.resync(&mut state, &rand, &bad), &format!("bit {bit}"));
         assert_eq!(state, before, "bit {bit}");
-        rejected += 1;
     }
-    assert_eq!(rejected, 112);
 
     let mut state = before;
-    assert!(hss.resync(&mut state, &rand_for(2), &auts).is_err());
+    rejected(hss.resync(&mut state, &rand_for(2), &auts), "other RAND");
     let other_key = Milenage::with_opc(&[0x42; 16], &TEST_SETS[2].parsed().opc);
-    assert!(other_key.resync(&mut state, &rand, &auts).is_err());
+    rejected(other_key.resync(&mut state, &rand, &auts), "other K");
     assert_eq!(state, before);
 
     // The unmodified AUTS does verify.

@@ -1119,12 +1119,21 @@ fn dtds_and_entities_are_refused() {
 #[test]
 fn bytes_must_be_utf8() {
     let mut bytes = corpus("bob-dnf.xml").into_bytes();
-    assert!(ImsSubscription::parse_bytes(&bytes).is_ok());
+    let parsed = ImsSubscription::parse_bytes(&bytes).unwrap();
+    // One byte-order mark is skipped; the offset of a bad byte counts it.
+    let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+    with_bom.extend_from_slice(&bytes);
+    assert_eq!(ImsSubscription::parse_bytes(&with_bom).unwrap(), parsed);
     let at = bytes.len() / 2;
     bytes[at] = 0xFF;
     assert!(matches!(
         ImsSubscription::parse_bytes(&bytes),
-        Err(HssError::Invalid(r)) if r.contains("not UTF-8")
+        Err(HssError::Invalid(r)) if r.contains(&format!("not UTF-8 (invalid byte at offset {at})"))
+    ));
+    with_bom[at + 3] = 0xFF;
+    assert!(matches!(
+        ImsSubscription::parse_bytes(&with_bom),
+        Err(HssError::Invalid(r)) if r.contains(&format!("invalid byte at offset {}", at + 3))
     ));
 }
 
@@ -1192,29 +1201,32 @@ fn validate_catches_what_parse_would_refuse() {
 // ---------------------------------------------------------------------------
 // Limits: each default, and a custom value
 
-fn doc_with_profiles(n: usize) -> String {
-    let profile = "<ServiceProfile><PublicIdentity><Identity>sip:a@x</Identity></PublicIdentity></ServiceProfile>";
+/// A subscription of `private_id` holding the `profiles` elements.
+fn doc(private_id: &str, profiles: &str) -> String {
+    format!("<IMSSubscription><PrivateID>{private_id}</PrivateID>{profiles}</IMSSubscription>")
+}
+
+/// A `ServiceProfile` with the public identity `x`, then `rest`.
+fn profile(rest: &str) -> String {
     format!(
-        "<IMSSubscription><PrivateID>a</PrivateID>{}</IMSSubscription>",
-        profile.repeat(n)
+        "<ServiceProfile><PublicIdentity><Identity>x</Identity></PublicIdentity>{rest}</ServiceProfile>"
     )
+}
+
+fn doc_with_profiles(n: usize) -> String {
+    doc("a", &profile("").repeat(n))
 }
 
 fn doc_with_identities(n: usize) -> String {
     let ids: String = (0..n)
         .map(|i| format!("<PublicIdentity><Identity>sip:{i}@x</Identity></PublicIdentity>"))
         .collect();
-    format!(
-        "<IMSSubscription><PrivateID>a</PrivateID><ServiceProfile>{ids}</ServiceProfile></IMSSubscription>"
-    )
+    doc("a", &format!("<ServiceProfile>{ids}</ServiceProfile>"))
 }
 
 fn doc_with_ifcs(n: usize) -> String {
     let ifc = "<InitialFilterCriteria><Priority>1</Priority><ApplicationServer><ServerName>s</ServerName></ApplicationServer></InitialFilterCriteria>";
-    format!(
-        "<IMSSubscription><PrivateID>a</PrivateID><ServiceProfile><PublicIdentity><Identity>x</Identity></PublicIdentity>{}</ServiceProfile></IMSSubscription>",
-        ifc.repeat(n)
-    )
+    doc("a", &profile(&ifc.repeat(n)))
 }
 
 fn doc_with_spts(n: usize) -> String {
@@ -1235,21 +1247,12 @@ fn doc_with_groups(n: usize) -> String {
 fn doc_with_depth(depth: usize) -> String {
     // IMSSubscription/ServiceProfile/Extension are depths 1 to 3.
     let extra = depth - 3;
-    format!(
-        "<IMSSubscription><PrivateID>a</PrivateID><ServiceProfile>\
-         <PublicIdentity><Identity>x</Identity></PublicIdentity><Extension>{}{}</Extension>\
-         </ServiceProfile></IMSSubscription>",
-        "<a>".repeat(extra),
-        "</a>".repeat(extra)
-    )
+    let nested = format!("{}{}", "<a>".repeat(extra), "</a>".repeat(extra));
+    doc("a", &profile(&format!("<Extension>{nested}</Extension>")))
 }
 
 fn doc_with_value(bytes: usize) -> String {
-    format!(
-        "<IMSSubscription><PrivateID>{}</PrivateID><ServiceProfile><PublicIdentity>\
-         <Identity>x</Identity></PublicIdentity></ServiceProfile></IMSSubscription>",
-        "v".repeat(bytes)
-    )
+    doc(&"v".repeat(bytes), &profile(""))
 }
 
 fn shared_doc_with_sets(n: usize) -> String {
@@ -1728,7 +1731,26 @@ fn expected_as_invocations_follow_from_the_model() {
     let shared = shared_sets();
     let cases = toml_cases(&corpus("expected.toml"));
     assert_eq!(cases.len(), 24);
+    const KEYS: [&str; 13] = [
+        "id",
+        "subscription",
+        "served_identity",
+        "registered",
+        "session_case",
+        "method",
+        "registration_type",
+        "request_uri",
+        "headers",
+        "sdp",
+        "expected_as",
+        "expected_reject",
+        "why",
+    ];
     for case in cases {
+        // A misspelt key would otherwise be ignored and its condition lost.
+        for key in case.keys() {
+            assert!(KEYS.contains(&key.as_str()), "unknown key {key:?}");
+        }
         let text = |key: &str| match case.get(key) {
             Some(Value::Str(s)) => s.clone(),
             other => panic!("{key}: {other:?}"),

@@ -51,18 +51,27 @@ impl AkaVector {
     /// The concealed sequence number `SQN ⊕ AK`, the first 6 octets of
     /// `AUTN`.
     pub fn concealed_sqn(&self) -> [u8; 6] {
-        std::array::from_fn(|i| self.autn[i])
+        split_autn(&self.autn).0
     }
 
     /// The `AMF`, octets 6..8 of `AUTN`.
     pub fn amf(&self) -> [u8; 2] {
-        [self.autn[6], self.autn[7]]
+        split_autn(&self.autn).1
     }
 
     /// `MAC-A`, the last 8 octets of `AUTN`.
     pub fn mac_a(&self) -> [u8; 8] {
-        std::array::from_fn(|i| self.autn[8 + i])
+        split_autn(&self.autn).2
     }
+}
+
+/// `AUTN = (SQN ⊕ AK) ‖ AMF ‖ MAC-A`, split into its three fields.
+fn split_autn(autn: &[u8; 16]) -> ([u8; 6], [u8; 2], [u8; 8]) {
+    (
+        std::array::from_fn(|i| autn[i]),
+        [autn[6], autn[7]],
+        std::array::from_fn(|i| autn[8 + i]),
+    )
 }
 
 impl fmt::Debug for AkaVector {
@@ -194,9 +203,7 @@ impl Milenage {
         rand: &[u8; 16],
         autn: &[u8; 16],
     ) -> Result<(Sqn, [u8; 2]), HssError> {
-        let concealed = std::array::from_fn(|i| autn[i]);
-        let amf = [autn[6], autn[7]];
-        let mac_a: [u8; 8] = std::array::from_fn(|i| autn[8 + i]);
+        let (concealed, amf, mac_a) = split_autn(autn);
         let (sqn, expected) = self.unmask_and_mac(Received::Autn, rand, &concealed, &amf);
         if !ct_eq(&mac_a, &expected) {
             return Err(HssError::Auth(

@@ -53,6 +53,18 @@ pub struct F2345 {
     pub ak: [u8; 6],
 }
 
+impl F2345 {
+    /// f2..f5 from `OUT2`, `OUT3` and `OUT4` (TS 35.206 §4.1).
+    fn from_outputs(out2: u128, out3: u128, out4: u128) -> Self {
+        F2345 {
+            res: low64(out2),
+            ck: out3.to_be_bytes(),
+            ik: out4.to_be_bytes(),
+            ak: high48(out2),
+        }
+    }
+}
+
 impl fmt::Debug for F2345 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Key material stays out of logs.
@@ -239,12 +251,7 @@ impl Milenage {
             let temp = self.temp(e, rand);
             [OUT2, OUT3, OUT4].map(|index| self.out_n(e, temp, index))
         });
-        F2345 {
-            res: low64(out2),
-            ck: out3.to_be_bytes(),
-            ik: out4.to_be_bytes(),
-            ak: high48(out2),
-        }
+        F2345::from_outputs(out2, out3, out4)
     }
 
     /// Everything an authentication vector needs in one pass: `(MAC-A,
@@ -265,13 +272,7 @@ impl Milenage {
                 self.out_n(e, temp, OUT4),
             ]
         });
-        let f2345 = F2345 {
-            res: low64(out2),
-            ck: out3.to_be_bytes(),
-            ik: out4.to_be_bytes(),
-            ak: high48(out2),
-        };
-        (high64(out1), f2345)
+        (high64(out1), F2345::from_outputs(out2, out3, out4))
     }
 
     /// What building an AUTS needs: `(AK*, MAC-S)` for (RAND, SQN_MS,

@@ -763,8 +763,18 @@ pub(super) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-pub(super) fn xml_chars(value: &str, element: &str) -> Result<(), HssError> {
-    match value.chars().find(|c| !is_xml_char(*c)) {
+/// Whether `c` is XML whitespace (the `S` production of XML 1.0).
+pub(super) fn is_xml_whitespace(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// The first character of `value` that XML 1.0 does not allow, if any.
+pub(super) fn first_non_xml_char(value: &str) -> Option<char> {
+    value.chars().find(|c| !is_xml_char(*c))
+}
+
+fn xml_chars(value: &str, element: &str) -> Result<(), HssError> {
+    match first_non_xml_char(value) {
         Some(c) => Err(invalid(format!(
             "<{element}> contains {c:?}, which XML 1.0 does not allow"
         ))),

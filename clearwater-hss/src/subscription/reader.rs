@@ -19,12 +19,12 @@ use super::model::{
     ApplicationServer, CoreNetworkServicesAuthorization, DefaultHandling, IdentityType,
     ImsSubscription, InitialFilterCriteria, ParseLimits, ProfilePartIndicator, PublicIdentity,
     RegistrationType, ServicePointTrigger, ServiceProfile, SessionCase, SharedIfcSet,
-    SharedIfcSets, SptKind, TriggerPoint, invalid, is_xml_char,
+    SharedIfcSets, SptKind, TriggerPoint, first_non_xml_char, invalid, is_xml_whitespace,
 };
 
-/// The bytes of a document as UTF-8 text, without a leading byte-order mark.
+/// The bytes of a document as UTF-8 text (a leading byte-order mark is
+/// left for [`Parser::document`] to skip).
 pub(super) fn utf8(bytes: &[u8]) -> Result<&str, HssError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| {
         invalid(format!(
             "the document is not UTF-8 (invalid byte at offset {})",
@@ -45,10 +45,6 @@ pub(super) fn parse_shared_ifc_sets(
     limits: &ParseLimits,
 ) -> Result<SharedIfcSets, HssError> {
     Parser::document(xml, limits, "SharedIFCSets", shared_ifc_sets)
-}
-
-fn is_xml_whitespace(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
 struct Parser<'a> {
@@ -133,9 +129,11 @@ impl<'a> Parser<'a> {
                     self.reader.error_position()
                 ))
             })?;
-            let whitespace = matches!(&event, Event::Text(t) if t.chars().all(is_xml_whitespace));
             let declaration_allowed = self.at_start;
-            self.at_start &= whitespace;
+            if self.at_start {
+                self.at_start =
+                    matches!(&event, Event::Text(t) if t.chars().all(is_xml_whitespace));
+            }
             match event {
                 Event::Comment(_) | Event::PI(_) => {}
                 Event::DocType(_) => {
@@ -306,7 +304,7 @@ impl<'a> Parser<'a> {
         }
         let end = value.trim_end_matches(is_xml_whitespace).len().max(kept);
         value.truncate(end);
-        if let Some(c) = value.chars().find(|c| !is_xml_char(*c)) {
+        if let Some(c) = first_non_xml_char(&value) {
             return Err(self.error(format!(
                 "the text contains {c:?}, which XML 1.0 does not allow"
             )));
@@ -416,8 +414,16 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// Stores the value of an element that may appear once.
-    fn once<T>(&self, slot: &mut Option<T>, value: T, name: &str) -> Result<(), HssError> {
+    /// Reads the current `name` element, which may appear once, with `read`
+    /// and stores its value in `slot`. A second one is refused once read
+    /// (so a bad value in it is reported as such).
+    fn once<T>(
+        &mut self,
+        slot: &mut Option<T>,
+        name: &str,
+        read: impl FnOnce(&mut Self) -> Result<T, HssError>,
+    ) -> Result<(), HssError> {
+        let value = read(self)?;
         if slot.is_some() {
             return Err(self.error(format!("<{name}> appears more than once")));
         }
@@ -434,12 +440,20 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Enforces a count limit before one more `name` element is added to
-    /// `len` earlier ones.
-    fn room(&self, len: usize, max: usize, name: &str, limit: &str) -> Result<(), HssError> {
-        if len >= max {
+    /// Reads the current `name` element with `read` and appends its value
+    /// to `list`, after refusing it if `list` already holds `max` (the
+    /// [`ParseLimits`] field called `limit`).
+    fn push<T>(
+        &mut self,
+        list: &mut Vec<T>,
+        (max, limit): (usize, &str),
+        name: &str,
+        read: impl FnOnce(&mut Self) -> Result<T, HssError>,
+    ) -> Result<(), HssError> {
+        if list.len() >= max {
             return Err(self.error(format!("more than {max} <{name}> elements (limit {limit})")));
         }
+        list.push(read(self)?);
         Ok(())
     }
 
@@ -462,14 +476,12 @@ fn subscription(p: &mut Parser<'_>, empty: bool) -> Result<ImsSubscription, HssE
     let mut service_profiles = Vec::new();
     p.children(empty, |p, name, empty| {
         match name {
-            "PrivateID" => {
-                let id = p.text(empty)?;
-                p.once(&mut private_id, id, name)?;
-            }
+            "PrivateID" => p.once(&mut private_id, name, |p| p.text(empty))?,
             "ServiceProfile" => {
-                let max = p.limits.max_service_profiles;
-                p.room(service_profiles.len(), max, name, "max_service_profiles")?;
-                service_profiles.push(service_profile(p, empty)?);
+                let limit = (p.limits.max_service_profiles, "max_service_profiles");
+                p.push(&mut service_profiles, limit, name, |p| {
+                    service_profile(p, empty)
+                })?;
             }
             _ => return Ok(false),
         }
@@ -492,23 +504,19 @@ fn service_profile(p: &mut Parser<'_>, empty: bool) -> Result<ServiceProfile, Hs
     p.children(empty, |p, name, empty| {
         match name {
             "PublicIdentity" => {
-                let max = p.limits.max_public_identities;
-                p.room(
-                    profile.public_identities.len(),
-                    max,
-                    name,
-                    "max_public_identities",
-                )?;
-                profile.public_identities.push(public_identity(p, empty)?);
+                let limit = (p.limits.max_public_identities, "max_public_identities");
+                p.push(&mut profile.public_identities, limit, name, |p| {
+                    public_identity(p, empty)
+                })?;
             }
-            "CoreNetworkServicesAuthorization" => {
-                let value = core_network_services_authorization(p, empty)?;
-                p.once(&mut cnsa, value, name)?;
-            }
+            "CoreNetworkServicesAuthorization" => p.once(&mut cnsa, name, |p| {
+                core_network_services_authorization(p, empty)
+            })?,
             "InitialFilterCriteria" => {
-                let max = p.limits.max_ifcs;
-                p.room(profile.initial_filter_criteria.len(), max, name, "max_ifcs")?;
-                profile.initial_filter_criteria.push(ifc(p, empty)?);
+                let limit = (p.limits.max_ifcs, "max_ifcs");
+                p.push(&mut profile.initial_filter_criteria, limit, name, |p| {
+                    ifc(p, empty)
+                })?;
             }
             "Extension" => {
                 p.once_flag(&mut extension, name)?;
@@ -517,8 +525,8 @@ fn service_profile(p: &mut Parser<'_>, empty: bool) -> Result<ServiceProfile, Hs
                     if name != "SharedIFCSetID" {
                         return Ok(false);
                     }
-                    p.room(ids.len(), p.limits.max_list_items, name, "max_list_items")?;
-                    ids.push(p.number(empty, name)?);
+                    let limit = (p.limits.max_list_items, "max_list_items");
+                    p.push(ids, limit, name, |p| p.number(empty, name))?;
                     Ok(true)
                 })?;
             }
@@ -543,8 +551,7 @@ fn core_network_services_authorization(
     p.children(empty, |p, name, empty| {
         match name {
             "SubscribedMediaProfileId" => {
-                let id = p.number(empty, name)?;
-                p.once(&mut media_profile, id, name)?;
+                p.once(&mut media_profile, name, |p| p.number(empty, name))?;
             }
             "Extension" => {
                 p.once_flag(&mut extension, name)?;
@@ -558,13 +565,8 @@ fn core_network_services_authorization(
                         if name != "ServiceId" {
                             return Ok(false);
                         }
-                        p.room(
-                            service_ids.len(),
-                            p.limits.max_list_items,
-                            name,
-                            "max_list_items",
-                        )?;
-                        service_ids.push(p.text(empty)?);
+                        let limit = (p.limits.max_list_items, "max_list_items");
+                        p.push(&mut service_ids, limit, name, |p| p.text(empty))?;
                         Ok(true)
                     })?;
                     Ok(true)
@@ -583,93 +585,78 @@ fn core_network_services_authorization(
 fn public_identity(p: &mut Parser<'_>, empty: bool) -> Result<PublicIdentity, HssError> {
     let mut barring = None;
     let mut identity = None;
-    let mut identity_type = None;
-    let mut wildcarded_psi = None;
-    let mut display_name = None;
-    let mut alias_group = None;
-    let mut wildcarded_impu = None;
+    let mut extensions = IdentityExtensions::default();
     let mut extension = false;
     p.children(empty, |p, name, empty| {
         match name {
-            "BarringIndication" => {
-                let barred = p.boolean(empty, name)?;
-                p.once(&mut barring, barred, name)?;
-            }
-            "Identity" => {
-                let value = p.text(empty)?;
-                p.once(&mut identity, value, name)?;
-            }
+            "BarringIndication" => p.once(&mut barring, name, |p| p.boolean(empty, name))?,
+            "Identity" => p.once(&mut identity, name, |p| p.text(empty))?,
             "Extension" => {
                 p.once_flag(&mut extension, name)?;
-                // The extension chain: IdentityType and WildcardedPSI, then
-                // DisplayName and AliasIdentityGroupID, then WildcardedIMPU.
-                // WildcardedIMPU is also accepted at the first two levels,
-                // where some HSSs (and Clearwater's tests) put it.
-                let mut level2 = false;
-                p.children(empty, |p, name, empty| {
-                    match name {
-                        "IdentityType" => {
-                            let t = p.number::<u8>(empty, name)?;
-                            p.once(&mut identity_type, IdentityType(t), name)?;
-                        }
-                        "WildcardedPSI" => {
-                            let value = p.text(empty)?;
-                            p.once(&mut wildcarded_psi, value, name)?;
-                        }
-                        "WildcardedIMPU" => {
-                            let value = p.text(empty)?;
-                            p.once(&mut wildcarded_impu, value, name)?;
-                        }
-                        "Extension" => {
-                            p.once_flag(&mut level2, name)?;
-                            let mut level3 = false;
-                            p.children(empty, |p, name, empty| {
-                                match name {
-                                    "DisplayName" => {
-                                        let value = p.text(empty)?;
-                                        p.once(&mut display_name, value, name)?;
-                                    }
-                                    "AliasIdentityGroupID" => {
-                                        let value = p.text(empty)?;
-                                        p.once(&mut alias_group, value, name)?;
-                                    }
-                                    "WildcardedIMPU" => {
-                                        let value = p.text(empty)?;
-                                        p.once(&mut wildcarded_impu, value, name)?;
-                                    }
-                                    "Extension" => {
-                                        p.once_flag(&mut level3, name)?;
-                                        p.children(empty, |p, name, empty| {
-                                            if name != "WildcardedIMPU" {
-                                                return Ok(false);
-                                            }
-                                            let value = p.text(empty)?;
-                                            p.once(&mut wildcarded_impu, value, name)?;
-                                            Ok(true)
-                                        })?;
-                                    }
-                                    _ => return Ok(false),
-                                }
-                                Ok(true)
-                            })?;
-                        }
-                        _ => return Ok(false),
-                    }
-                    Ok(true)
-                })?;
+                identity_extension(p, empty, 1, &mut extensions)?;
             }
             _ => return Ok(false),
         }
         Ok(true)
     })?;
+    let IdentityExtensions {
+        identity_type,
+        wildcarded_psi,
+        display_name,
+        alias_identity_group_id,
+        wildcarded_impu,
+    } = extensions;
     Ok(PublicIdentity {
         identity: identity.ok_or_else(|| p.missing("PublicIdentity", "Identity"))?,
         barring_indication: barring.unwrap_or(false),
         identity_type: identity_type.unwrap_or_default(),
         wildcarded_psi,
         display_name,
-        alias_identity_group_id: alias_group,
+        alias_identity_group_id,
         wildcarded_impu,
+    })
+}
+
+/// What the `Extension` chain of a `PublicIdentity` holds.
+#[derive(Default)]
+struct IdentityExtensions {
+    identity_type: Option<IdentityType>,
+    wildcarded_psi: Option<String>,
+    display_name: Option<String>,
+    alias_identity_group_id: Option<String>,
+    wildcarded_impu: Option<String>,
+}
+
+/// The `Extension` of a `PublicIdentity` at nesting `level` (1 to 3):
+/// `IdentityType` and `WildcardedPSI` at level 1, `DisplayName` and
+/// `AliasIdentityGroupID` at level 2, `WildcardedIMPU` at level 3. Some
+/// HSSs (and Clearwater's tests) put `WildcardedIMPU` one or two levels up,
+/// so it is accepted at every level (once in all).
+fn identity_extension(
+    p: &mut Parser<'_>,
+    empty: bool,
+    level: u8,
+    ext: &mut IdentityExtensions,
+) -> Result<(), HssError> {
+    let mut deeper = false;
+    p.children(empty, |p, name, empty| {
+        match (level, name) {
+            (1, "IdentityType") => p.once(&mut ext.identity_type, name, |p| {
+                p.number(empty, name).map(IdentityType)
+            })?,
+            (1, "WildcardedPSI") => p.once(&mut ext.wildcarded_psi, name, |p| p.text(empty))?,
+            (2, "DisplayName") => p.once(&mut ext.display_name, name, |p| p.text(empty))?,
+            (2, "AliasIdentityGroupID") => {
+                p.once(&mut ext.alias_identity_group_id, name, |p| p.text(empty))?;
+            }
+            (_, "WildcardedIMPU") => p.once(&mut ext.wildcarded_impu, name, |p| p.text(empty))?,
+            (1 | 2, "Extension") => {
+                p.once_flag(&mut deeper, name)?;
+                identity_extension(p, empty, level + 1, ext)?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     })
 }
 
@@ -680,26 +667,20 @@ fn ifc(p: &mut Parser<'_>, empty: bool) -> Result<InitialFilterCriteria, HssErro
     let mut profile_part = None;
     p.children(empty, |p, name, empty| {
         match name {
-            "Priority" => {
-                let value = p.value(empty, name, |text| match text.parse::<i64>() {
+            "Priority" => p.once(&mut priority, name, |p| {
+                p.value(empty, name, |text| match text.parse::<i64>() {
                     Ok(n) if n < 0 => Err("is negative".to_owned()),
                     Ok(n) => i32::try_from(n).map_err(|_| "is too large".to_owned()),
                     Err(_) => Err("is not an integer".to_owned()),
-                })?;
-                p.once(&mut priority, value, name)?;
-            }
-            "TriggerPoint" => {
-                let value = trigger(p, empty)?;
-                p.once(&mut trigger_point, value, name)?;
-            }
+                })
+            })?,
+            "TriggerPoint" => p.once(&mut trigger_point, name, |p| trigger(p, empty))?,
             "ApplicationServer" => {
-                let value = app_server(p, empty)?;
-                p.once(&mut application_server, value, name)?;
+                p.once(&mut application_server, name, |p| app_server(p, empty))?;
             }
-            "ProfilePartIndicator" => {
-                let value = p.code(empty, name, 1, ProfilePartIndicator::from_code)?;
-                p.once(&mut profile_part, value, name)?;
-            }
+            "ProfilePartIndicator" => p.once(&mut profile_part, name, |p| {
+                p.code(empty, name, 1, ProfilePartIndicator::from_code)
+            })?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -718,13 +699,10 @@ fn trigger(p: &mut Parser<'_>, empty: bool) -> Result<TriggerPoint, HssError> {
     let mut spts = Vec::new();
     p.children(empty, |p, name, empty| {
         match name {
-            "ConditionTypeCNF" => {
-                let value = p.boolean(empty, name)?;
-                p.once(&mut cnf, value, name)?;
-            }
+            "ConditionTypeCNF" => p.once(&mut cnf, name, |p| p.boolean(empty, name))?,
             "SPT" => {
-                p.room(spts.len(), p.limits.max_spts, name, "max_spts")?;
-                spts.push(spt(p, empty)?);
+                let limit = (p.limits.max_spts, "max_spts");
+                p.push(&mut spts, limit, name, |p| spt(p, empty))?;
             }
             _ => return Ok(false),
         }
@@ -746,18 +724,12 @@ fn spt(p: &mut Parser<'_>, empty: bool) -> Result<ServicePointTrigger, HssError>
     p.children(empty, |p, name, empty| {
         let condition = match name {
             "ConditionNegated" => {
-                let value = p.boolean(empty, name)?;
-                p.once(&mut negated, value, name)?;
+                p.once(&mut negated, name, |p| p.boolean(empty, name))?;
                 return Ok(true);
             }
             "Group" => {
-                p.room(
-                    groups.len(),
-                    p.limits.max_list_items,
-                    name,
-                    "max_list_items",
-                )?;
-                groups.push(p.number(empty, name)?);
+                let limit = (p.limits.max_list_items, "max_list_items");
+                p.push(&mut groups, limit, name, |p| p.number(empty, name))?;
                 return Ok(true);
             }
             "Extension" => {
@@ -766,9 +738,10 @@ fn spt(p: &mut Parser<'_>, empty: bool) -> Result<ServicePointTrigger, HssError>
                     if name != "RegistrationType" {
                         return Ok(false);
                     }
-                    let max = p.limits.max_list_items;
-                    p.room(registration_types.len(), max, name, "max_list_items")?;
-                    registration_types.push(p.code(empty, name, 2, RegistrationType::from_code)?);
+                    let limit = (p.limits.max_list_items, "max_list_items");
+                    p.push(&mut registration_types, limit, name, |p| {
+                        p.code(empty, name, 2, RegistrationType::from_code)
+                    })?;
                     Ok(true)
                 })?;
                 return Ok(true);
@@ -828,15 +801,14 @@ fn pair(
     let mut head = None;
     let mut content = None;
     p.children(empty, |p, name, empty| {
-        if name == first {
-            let value = p.text(empty)?;
-            p.once(&mut head, value, name)?;
+        let slot = if name == first {
+            &mut head
         } else if name == "Content" {
-            let value = p.text(empty)?;
-            p.once(&mut content, value, name)?;
+            &mut content
         } else {
             return Ok(false);
-        }
+        };
+        p.once(slot, name, |p| p.text(empty))?;
         Ok(true)
     })?;
     Ok((head.ok_or_else(|| p.missing(parent, first))?, content))
@@ -851,18 +823,11 @@ fn app_server(p: &mut Parser<'_>, empty: bool) -> Result<ApplicationServer, HssE
     let mut extension = false;
     p.children(empty, |p, name, empty| {
         match name {
-            "ServerName" => {
-                let value = p.text(empty)?;
-                p.once(&mut server_name, value, name)?;
-            }
-            "DefaultHandling" => {
-                let value = p.code(empty, name, 1, DefaultHandling::from_code)?;
-                p.once(&mut default_handling, value, name)?;
-            }
-            "ServiceInfo" => {
-                let value = p.text(empty)?;
-                p.once(&mut service_info, value, name)?;
-            }
+            "ServerName" => p.once(&mut server_name, name, |p| p.text(empty))?,
+            "DefaultHandling" => p.once(&mut default_handling, name, |p| {
+                p.code(empty, name, 1, DefaultHandling::from_code)
+            })?,
+            "ServiceInfo" => p.once(&mut service_info, name, |p| p.text(empty))?,
             "Extension" => {
                 p.once_flag(&mut extension, name)?;
                 p.children(empty, |p, name, empty| {
@@ -901,29 +866,29 @@ fn shared_ifc_sets(p: &mut Parser<'_>, empty: bool) -> Result<SharedIfcSets, Hss
         if name != "SharedIFCSet" {
             return Ok(false);
         }
-        let max = p.limits.max_shared_ifc_sets;
-        p.room(sets.len(), max, name, "max_shared_ifc_sets")?;
-        let mut set_id = None;
-        let mut ifcs = Vec::new();
-        p.children(empty, |p, name, empty| {
-            match name {
-                "SetID" => {
-                    let id = p.number(empty, name)?;
-                    p.once(&mut set_id, id, name)?;
-                }
-                "InitialFilterCriteria" => {
-                    p.room(ifcs.len(), p.limits.max_ifcs, name, "max_ifcs")?;
-                    ifcs.push(ifc(p, empty)?);
-                }
-                _ => return Ok(false),
-            }
-            Ok(true)
-        })?;
-        sets.push(SharedIfcSet {
-            set_id: set_id.ok_or_else(|| p.missing("SharedIFCSet", "SetID"))?,
-            initial_filter_criteria: ifcs,
-        });
+        let limit = (p.limits.max_shared_ifc_sets, "max_shared_ifc_sets");
+        p.push(&mut sets, limit, name, |p| shared_ifc_set(p, empty))?;
         Ok(true)
     })?;
     Ok(SharedIfcSets { sets })
+}
+
+fn shared_ifc_set(p: &mut Parser<'_>, empty: bool) -> Result<SharedIfcSet, HssError> {
+    let mut set_id = None;
+    let mut ifcs = Vec::new();
+    p.children(empty, |p, name, empty| {
+        match name {
+            "SetID" => p.once(&mut set_id, name, |p| p.number(empty, name))?,
+            "InitialFilterCriteria" => {
+                let limit = (p.limits.max_ifcs, "max_ifcs");
+                p.push(&mut ifcs, limit, name, |p| ifc(p, empty))?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    Ok(SharedIfcSet {
+        set_id: set_id.ok_or_else(|| p.missing("SharedIFCSet", "SetID"))?,
+        initial_filter_criteria: ifcs,
+    })
 }

@@ -7,9 +7,9 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use super::model::{
-    ApplicationServer, CoreNetworkServicesAuthorization, DefaultHandling, ImsSubscription,
-    InitialFilterCriteria, PublicIdentity, ServicePointTrigger, ServiceProfile, SharedIfcSets,
-    SptKind, TriggerPoint, is_xml_char,
+    ApplicationServer, CoreNetworkServicesAuthorization, ImsSubscription, InitialFilterCriteria,
+    PublicIdentity, ServicePointTrigger, ServiceProfile, SharedIfcSets, SptKind, TriggerPoint,
+    is_xml_char, is_xml_whitespace,
 };
 
 type XmlWriter = Writer<Vec<u8>>;
@@ -32,9 +32,9 @@ pub(super) fn subscription_to_xml(subscription: &ImsSubscription) -> String {
 
 pub(super) fn shared_ifc_sets_to_xml(sets: &SharedIfcSets) -> String {
     document(|w| {
-        w.create_element("SharedIFCSets").write_inner_content(|w| {
+        element(w, "SharedIFCSets", |w| {
             for set in &sets.sets {
-                w.create_element("SharedIFCSet").write_inner_content(|w| {
+                element(w, "SharedIFCSet", |w| {
                     number(w, "SetID", set.set_id)?;
                     for ifc in &set.initial_filter_criteria {
                         initial_filter_criteria(w, ifc)?;
@@ -43,8 +43,7 @@ pub(super) fn shared_ifc_sets_to_xml(sets: &SharedIfcSets) -> String {
                 })?;
             }
             Ok(())
-        })?;
-        Ok(())
+        })
     })
 }
 
@@ -64,118 +63,105 @@ fn document(body: impl FnOnce(&mut XmlWriter) -> io::Result<()>) -> String {
 }
 
 fn service_profile(w: &mut XmlWriter, profile: &ServiceProfile) -> io::Result<()> {
-    w.create_element("ServiceProfile")
-        .write_inner_content(|w| {
-            for identity in &profile.public_identities {
-                public_identity(w, identity)?;
-            }
-            if let Some(cnsa) = &profile.core_network_services_authorization {
-                core_network_services_authorization(w, cnsa)?;
-            }
-            for ifc in &profile.initial_filter_criteria {
-                initial_filter_criteria(w, ifc)?;
-            }
-            if !profile.shared_ifc_set_ids.is_empty() {
-                w.create_element("Extension").write_inner_content(|w| {
-                    for id in &profile.shared_ifc_set_ids {
-                        number(w, "SharedIFCSetID", *id)?;
+    element(w, "ServiceProfile", |w| {
+        for identity in &profile.public_identities {
+            public_identity(w, identity)?;
+        }
+        if let Some(cnsa) = &profile.core_network_services_authorization {
+            core_network_services_authorization(w, cnsa)?;
+        }
+        for ifc in &profile.initial_filter_criteria {
+            initial_filter_criteria(w, ifc)?;
+        }
+        if !profile.shared_ifc_set_ids.is_empty() {
+            element(w, "Extension", |w| {
+                for id in &profile.shared_ifc_set_ids {
+                    number(w, "SharedIFCSetID", *id)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })
+}
+
+fn public_identity(w: &mut XmlWriter, id: &PublicIdentity) -> io::Result<()> {
+    element(w, "PublicIdentity", |w| {
+        boolean(w, "BarringIndication", id.barring_indication)?;
+        leaf(w, "Identity", &id.identity)?;
+        element(w, "Extension", |w| {
+            number(w, "IdentityType", id.identity_type.0)?;
+            optional(w, "WildcardedPSI", id.wildcarded_psi.as_deref())?;
+            let level2 = id.display_name.is_some()
+                || id.alias_identity_group_id.is_some()
+                || id.wildcarded_impu.is_some();
+            if level2 {
+                element(w, "Extension", |w| {
+                    optional(w, "DisplayName", id.display_name.as_deref())?;
+                    optional(
+                        w,
+                        "AliasIdentityGroupID",
+                        id.alias_identity_group_id.as_deref(),
+                    )?;
+                    if let Some(impu) = &id.wildcarded_impu {
+                        element(w, "Extension", |w| leaf(w, "WildcardedIMPU", impu))?;
                     }
                     Ok(())
                 })?;
             }
             Ok(())
-        })?;
-    Ok(())
-}
-
-fn public_identity(w: &mut XmlWriter, id: &PublicIdentity) -> io::Result<()> {
-    w.create_element("PublicIdentity")
-        .write_inner_content(|w| {
-            boolean(w, "BarringIndication", id.barring_indication)?;
-            leaf(w, "Identity", &id.identity)?;
-            w.create_element("Extension").write_inner_content(|w| {
-                number(w, "IdentityType", id.identity_type.0)?;
-                optional(w, "WildcardedPSI", id.wildcarded_psi.as_deref())?;
-                let level2 = id.display_name.is_some()
-                    || id.alias_identity_group_id.is_some()
-                    || id.wildcarded_impu.is_some();
-                if level2 {
-                    w.create_element("Extension").write_inner_content(|w| {
-                        optional(w, "DisplayName", id.display_name.as_deref())?;
-                        optional(
-                            w,
-                            "AliasIdentityGroupID",
-                            id.alias_identity_group_id.as_deref(),
-                        )?;
-                        if let Some(impu) = &id.wildcarded_impu {
-                            w.create_element("Extension")
-                                .write_inner_content(|w| leaf(w, "WildcardedIMPU", impu))?;
-                        }
-                        Ok(())
-                    })?;
-                }
-                Ok(())
-            })?;
-            Ok(())
-        })?;
-    Ok(())
+        })
+    })
 }
 
 fn core_network_services_authorization(
     w: &mut XmlWriter,
     cnsa: &CoreNetworkServicesAuthorization,
 ) -> io::Result<()> {
-    w.create_element("CoreNetworkServicesAuthorization")
-        .write_inner_content(|w| {
-            if let Some(id) = cnsa.subscribed_media_profile_id {
-                number(w, "SubscribedMediaProfileId", id)?;
-            }
-            if !cnsa.service_ids.is_empty() {
-                w.create_element("Extension").write_inner_content(|w| {
-                    w.create_element("ListOfServiceIds")
-                        .write_inner_content(|w| {
-                            for service_id in &cnsa.service_ids {
-                                leaf(w, "ServiceId", service_id)?;
-                            }
-                            Ok(())
-                        })?;
+    element(w, "CoreNetworkServicesAuthorization", |w| {
+        if let Some(id) = cnsa.subscribed_media_profile_id {
+            number(w, "SubscribedMediaProfileId", id)?;
+        }
+        if !cnsa.service_ids.is_empty() {
+            element(w, "Extension", |w| {
+                element(w, "ListOfServiceIds", |w| {
+                    for service_id in &cnsa.service_ids {
+                        leaf(w, "ServiceId", service_id)?;
+                    }
                     Ok(())
-                })?;
-            }
-            Ok(())
-        })?;
-    Ok(())
+                })
+            })?;
+        }
+        Ok(())
+    })
 }
 
 fn initial_filter_criteria(w: &mut XmlWriter, ifc: &InitialFilterCriteria) -> io::Result<()> {
-    w.create_element("InitialFilterCriteria")
-        .write_inner_content(|w| {
-            number(w, "Priority", ifc.priority)?;
-            if let Some(tp) = &ifc.trigger_point {
-                trigger_point(w, tp)?;
-            }
-            application_server(w, &ifc.application_server)?;
-            if let Some(part) = ifc.profile_part_indicator {
-                number(w, "ProfilePartIndicator", part.code())?;
-            }
-            Ok(())
-        })?;
-    Ok(())
+    element(w, "InitialFilterCriteria", |w| {
+        number(w, "Priority", ifc.priority)?;
+        if let Some(tp) = &ifc.trigger_point {
+            trigger_point(w, tp)?;
+        }
+        application_server(w, &ifc.application_server)?;
+        if let Some(part) = ifc.profile_part_indicator {
+            number(w, "ProfilePartIndicator", part.code())?;
+        }
+        Ok(())
+    })
 }
 
 fn trigger_point(w: &mut XmlWriter, tp: &TriggerPoint) -> io::Result<()> {
-    w.create_element("TriggerPoint").write_inner_content(|w| {
+    element(w, "TriggerPoint", |w| {
         boolean(w, "ConditionTypeCNF", tp.condition_type_cnf)?;
         for spt in &tp.spts {
             service_point_trigger(w, spt)?;
         }
         Ok(())
-    })?;
-    Ok(())
+    })
 }
 
 fn service_point_trigger(w: &mut XmlWriter, spt: &ServicePointTrigger) -> io::Result<()> {
-    w.create_element("SPT").write_inner_content(|w| {
+    element(w, "SPT", |w| {
         boolean(w, "ConditionNegated", spt.condition_negated)?;
         for group in &spt.groups {
             number(w, "Group", *group)?;
@@ -183,23 +169,20 @@ fn service_point_trigger(w: &mut XmlWriter, spt: &ServicePointTrigger) -> io::Re
         match &spt.kind {
             SptKind::RequestUri(uri) => leaf(w, "RequestURI", uri)?,
             SptKind::Method(method) => leaf(w, "Method", method)?,
-            SptKind::SipHeader { header, content } => {
-                w.create_element("SIPHeader").write_inner_content(|w| {
-                    leaf(w, "Header", header)?;
+            SptKind::SipHeader { header, content } => element(w, "SIPHeader", |w| {
+                leaf(w, "Header", header)?;
+                optional(w, "Content", content.as_deref())
+            })?,
+            SptKind::SessionCase(case) => number(w, "SessionCase", case.code())?,
+            SptKind::SessionDescription { line, content } => {
+                element(w, "SessionDescription", |w| {
+                    leaf(w, "Line", line)?;
                     optional(w, "Content", content.as_deref())
                 })?;
             }
-            SptKind::SessionCase(case) => number(w, "SessionCase", case.code())?,
-            SptKind::SessionDescription { line, content } => {
-                w.create_element("SessionDescription")
-                    .write_inner_content(|w| {
-                        leaf(w, "Line", line)?;
-                        optional(w, "Content", content.as_deref())
-                    })?;
-            }
         }
         if !spt.registration_types.is_empty() {
-            w.create_element("Extension").write_inner_content(|w| {
+            element(w, "Extension", |w| {
                 for registration_type in &spt.registration_types {
                     number(w, "RegistrationType", registration_type.code())?;
                 }
@@ -207,37 +190,42 @@ fn service_point_trigger(w: &mut XmlWriter, spt: &ServicePointTrigger) -> io::Re
             })?;
         }
         Ok(())
-    })?;
-    Ok(())
+    })
 }
 
 fn application_server(w: &mut XmlWriter, app: &ApplicationServer) -> io::Result<()> {
-    w.create_element("ApplicationServer")
-        .write_inner_content(|w| {
-            leaf(w, "ServerName", &app.server_name)?;
-            let handling: DefaultHandling = app.default_handling;
-            number(w, "DefaultHandling", handling.code())?;
-            optional(w, "ServiceInfo", app.service_info.as_deref())?;
-            if app.include_register_request || app.include_register_response {
-                w.create_element("Extension").write_inner_content(|w| {
-                    if app.include_register_request {
-                        w.create_element("IncludeRegisterRequest").write_empty()?;
-                    }
-                    if app.include_register_response {
-                        w.create_element("IncludeRegisterResponse").write_empty()?;
-                    }
-                    Ok(())
-                })?;
-            }
-            Ok(())
-        })?;
+    element(w, "ApplicationServer", |w| {
+        leaf(w, "ServerName", &app.server_name)?;
+        number(w, "DefaultHandling", app.default_handling.code())?;
+        optional(w, "ServiceInfo", app.service_info.as_deref())?;
+        if app.include_register_request || app.include_register_response {
+            element(w, "Extension", |w| {
+                if app.include_register_request {
+                    w.create_element("IncludeRegisterRequest").write_empty()?;
+                }
+                if app.include_register_response {
+                    w.create_element("IncludeRegisterResponse").write_empty()?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })
+}
+
+/// An element holding what `content` writes.
+fn element(
+    w: &mut XmlWriter,
+    name: &str,
+    content: impl FnOnce(&mut XmlWriter) -> io::Result<()>,
+) -> io::Result<()> {
+    w.create_element(name).write_inner_content(content)?;
     Ok(())
 }
 
+/// A text element holding `value`.
 fn leaf(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
-    w.create_element(name)
-        .write_text_content(BytesText::from_escaped(escape(value)))?;
-    Ok(())
+    number(w, name, escape(value))
 }
 
 fn optional(w: &mut XmlWriter, name: &str, value: Option<&str>) -> io::Result<()> {
@@ -247,6 +235,8 @@ fn optional(w: &mut XmlWriter, name: &str, value: Option<&str>) -> io::Result<()
     }
 }
 
+/// A text element holding `value` written out as it is: numbers, or text
+/// already [escaped](escape).
 fn number(w: &mut XmlWriter, name: &str, value: impl std::fmt::Display) -> io::Result<()> {
     w.create_element(name)
         .write_text_content(BytesText::from_escaped(value.to_string()))?;
@@ -255,10 +245,6 @@ fn number(w: &mut XmlWriter, name: &str, value: impl std::fmt::Display) -> io::R
 
 fn boolean(w: &mut XmlWriter, name: &str, value: bool) -> io::Result<()> {
     number(w, name, u8::from(value))
-}
-
-fn is_xml_whitespace(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
 /// Escapes text content so that the reader gives back exactly `value`:
