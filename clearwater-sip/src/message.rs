@@ -366,6 +366,18 @@ impl Request {
         }
     }
 
+    /// Replaces the top Via value with `via` (the stamping of RFC 3261
+    /// §18.2.1); false, and nothing changed, when there is no Via or `via`
+    /// cannot be a header value.
+    pub(crate) fn replace_top_via(&mut self, via: &str) -> bool {
+        if check_value(via).is_err() {
+            return false;
+        }
+        let parts = self.parts_mut();
+        parts.pop_element(&HeaderName::VIA).is_some()
+            && parts.insert_top(&HeaderName::VIA, via).is_ok()
+    }
+
     /// The method.
     #[inline]
     pub fn method(&self) -> &Method {

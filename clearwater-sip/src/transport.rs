@@ -8,7 +8,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::header::Via;
 use crate::message::Request;
-use crate::name::HeaderName;
 use crate::uri::HostKind;
 
 /// A SIP transport protocol.
@@ -142,20 +141,11 @@ pub fn stamp_via(req: &mut Request, source: &Remote) -> bool {
         return false;
     }
     // RFC 3581 §4: with rport, received is added even when it matches.
-    let mut stamped = via.with_received(ip);
-    if wants_rport {
-        stamped = stamped.with_rport(source.addr.port());
-    }
-    replace_top_via(req, &stamped)
-}
-
-fn replace_top_via(req: &mut Request, via: &Via<'_>) -> bool {
-    // Pop the top value and push the stamped one in its place.
-    if req.pop_via().ok().flatten().is_none() {
+    let rport = wants_rport.then_some(source.addr.port());
+    let Some(stamped) = via.stamped_text(ip, rport) else {
         return false;
-    }
-    req.insert_header_top(&HeaderName::VIA, &via.to_string())
-        .is_ok()
+    };
+    req.replace_top_via(&stamped)
 }
 
 /// Where a response goes, by RFC 3261 §18.2.2 and RFC 3581 §4, from the top

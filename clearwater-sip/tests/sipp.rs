@@ -121,6 +121,7 @@ async fn run_calls(transport: Transport, calls: u32, rate: u32, lost_pct: u32) -
     let out = uac.output().await.expect("run sipp uac");
     let _ = uas.kill().await;
     proxy.abort();
+    let _ = std::fs::remove_dir_all(&dir);
     let screen = String::from_utf8_lossy(&out.stdout);
     Outcome {
         exit: out.status.code().unwrap_or(-1),

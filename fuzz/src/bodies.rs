@@ -45,7 +45,8 @@ fn triage_with(raw: Bytes) -> Triage {
     clearwater_sip::triage(raw, &TriageConfig::default())
 }
 
-fn read_all(m: &Message) {
+/// Every accessor of `m`, typed headers included; only panics are failures.
+pub fn read_all(m: &Message) {
     for h in m.headers().iter() {
         let _ = h.value_str();
         let _ = h.name();

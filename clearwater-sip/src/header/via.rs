@@ -239,6 +239,21 @@ impl<'a> Via<'a> {
         Via::parse_cow(Cow::Owned(s)).map_err(|_| Error::Invalid("parameter not valid in Via"))
     }
 
+    /// The text of this Via with `received` set to `ip` and, when `rport` is
+    /// given, `rport` filled in (RFC 3261 §18.2.1, RFC 3581 §4): both edits in
+    /// one copy, checked by one parse. `None` if the result is not a valid Via.
+    pub(crate) fn stamped_text(&self, ip: IpAddr, rport: Option<u16>) -> Option<String> {
+        let raw = self.params.get(&self.text);
+        let mut p = params::edit_params(raw, "received", Some(Some(&ip.to_string()))).ok()?;
+        if let Some(port) = rport {
+            p = params::edit_params(&p, "rport", Some(Some(&port.to_string()))).ok()?;
+        }
+        let mut s = String::with_capacity(self.text.len() + p.len());
+        s.push_str(&self.text[..self.params.s as usize]);
+        s.push_str(&p);
+        Via::parse(&s).is_ok().then_some(s)
+    }
+
     /// A copy with `received` set to `ip` (RFC 3261 §18.2.1).
     pub fn with_received(&self, ip: IpAddr) -> Via<'static> {
         let v = ip.to_string();

@@ -427,9 +427,12 @@ impl Proxy {
             c.final_sent = true;
             self.out.push_back(ProxyOutput::Finished { ctx, status });
         }
-        self.txl.send_response(server, resp, now)?;
+        let sent = self.txl.send_response(server, resp, now);
         self.pump(now);
-        Ok(())
+        // A context whose server transaction already ended (a transport
+        // error) has nothing left to wait for.
+        self.cleanup(ctx.0);
+        sent
     }
 
     /// Forwards a context's request to `targets` in parallel.
@@ -504,19 +507,13 @@ impl Proxy {
                 Output::Response { tx, response } => self.response(tx, response, now),
                 Output::StrayResponse { response, .. } => self.stray_response(response),
                 Output::Timeout { tx } => {
-                    if let Some(&(ctx, b)) = self.by_client.get(&tx) {
-                        if let Some(to) = self.next_hop(ctx, b) {
-                            self.out.push_back(ProxyOutput::TargetFailed { to });
-                        }
+                    if let Some((ctx, b)) = self.target_failed(tx) {
                         // §16.8: as if a 408 had come.
                         self.branch_final(ctx, b, None, now);
                     }
                 }
                 Output::TransportFailed { tx } => {
-                    if let Some(&(ctx, b)) = self.by_client.get(&tx) {
-                        if let Some(to) = self.next_hop(ctx, b) {
-                            self.out.push_back(ProxyOutput::TargetFailed { to });
-                        }
+                    if let Some((ctx, b)) = self.target_failed(tx) {
                         // §16.9: as if a 503 had come (§16.7 turns a lone
                         // 503 into a 500 upstream).
                         let tag = to_tag(ContextId(ctx));
@@ -548,12 +545,11 @@ impl Proxy {
             return;
         }
         // §16.3 validation.
-        let check = self.validate(&request);
-        let loop_hash = loop_hash(&request);
-        if let Err((status, extra)) = check {
+        if let Err((status, extra)) = self.validate(&request) {
             self.reply_simple(tx, &request, status, extra, now);
             return;
         }
+        let loop_hash = loop_hash(&request);
         if self.looped(&request, &loop_hash) {
             self.reply_simple(tx, &request, StatusCode::LOOP_DETECTED, None, now);
             return;
@@ -633,21 +629,22 @@ impl Proxy {
         })
     }
 
-    fn is_local_sent_by(&self, v: &Via<'_>) -> bool {
+    /// Whether `host` and `port` (default for the transport when absent) name
+    /// one of our addresses.
+    fn is_local(&self, host: &str, port: Option<u16>) -> bool {
         self.config.locals.iter().any(|l| {
-            v.host().as_str().eq_ignore_ascii_case(&l.host)
-                && v.port().unwrap_or(l.transport.default_port()) == l.port
+            host.eq_ignore_ascii_case(&l.host)
+                && port.unwrap_or(l.transport.default_port()) == l.port
         })
     }
 
+    fn is_local_sent_by(&self, v: &Via<'_>) -> bool {
+        self.is_local(v.host().as_str(), v.port())
+    }
+
     fn is_local_uri(&self, uri: &Uri<'_>) -> bool {
-        let Some(sip) = uri.as_sip() else {
-            return false;
-        };
-        self.config.locals.iter().any(|l| {
-            sip.host().as_str().eq_ignore_ascii_case(&l.host)
-                && sip.port().unwrap_or(l.transport.default_port()) == l.port
-        })
+        uri.as_sip()
+            .is_some_and(|sip| self.is_local(sip.host().as_str(), sip.port()))
     }
 
     /// §16.4: strict-router fix-up of a Request-URI that is ours, then remove
@@ -735,7 +732,7 @@ impl Proxy {
         })
     }
 
-    fn stateless_branch(&mut self, req: &Request) -> String {
+    fn stateless_branch(&self, req: &Request) -> String {
         // §16.11: the same branch for retransmissions of the same ACK.
         let mut h = Md5::new();
         for part in [
@@ -866,6 +863,16 @@ impl Proxy {
             .get(&ctx)
             .and_then(|c| c.branches.get(b))
             .map(|br| br.next_hop)
+    }
+
+    /// The branch of client transaction `tx` got no answer: reports its next
+    /// hop failed and returns the branch.
+    fn target_failed(&mut self, tx: ClientTxId) -> Option<(u64, usize)> {
+        let (ctx, b) = *self.by_client.get(&tx)?;
+        if let Some(to) = self.next_hop(ctx, b) {
+            self.out.push_back(ProxyOutput::TargetFailed { to });
+        }
+        Some((ctx, b))
     }
 
     fn response(&mut self, tx: ClientTxId, mut resp: Response, now: Instant) {

@@ -177,6 +177,21 @@ fn capturing_uas(code: u16) -> (Tu, std::rc::Rc<std::cell::RefCell<Option<Reques
     (tu, seen)
 }
 
+/// `inner`, keeping every request (and 2xx ACK) it is handed.
+fn recording(mut inner: Tu) -> (Tu, std::rc::Rc<std::cell::RefCell<Vec<Request>>>) {
+    let seen: std::rc::Rc<std::cell::RefCell<Vec<Request>>> = Default::default();
+    let s2 = seen.clone();
+    let tu: Tu = Box::new(move |l, o, now, later| {
+        if let crate::transaction::Output::Request { request, .. }
+        | crate::transaction::Output::Ack { request, .. } = o
+        {
+            s2.borrow_mut().push(request.clone());
+        }
+        inner(l, o, now, later);
+    });
+    (tu, seen)
+}
+
 /// A request from the UAC for `sip:bob@example.com` (not the proxy itself).
 fn request(method: &str, branch: &str) -> Request {
     let mut r = tt::request(method, branch, "192.0.2.1");
@@ -193,13 +208,8 @@ fn uas_saw(sim: &Sim, i: usize) -> Vec<String> {
 
 #[test]
 fn invite_through_the_proxy_with_record_route_and_stateless_ack() {
-    let mut sim = topology(
-        NetConfig::default(),
-        1,
-        route_to(&[&[UAS1]]),
-        uas_at(UAS1, &[180, 200], ms(100)),
-        None,
-    );
+    let (uas_tu, seen) = recording(uas_at(UAS1, &[180, 200], ms(100)));
+    let mut sim = topology(NetConfig::default(), 1, route_to(&[&[UAS1]]), uas_tu, None);
     send(&mut sim, "INVITE", "z9hG4bKp1");
     sim.run(Duration::from_secs(300));
     assert_eq!(
@@ -217,6 +227,29 @@ fn invite_through_the_proxy_with_record_route_and_stateless_ack() {
         ["route INVITE", "finished 200", "stateless ACK"]
     );
     // what reached the UAS: our Via on top, Max-Forwards decremented, Record-Route
+    let seen = seen.borrow();
+    let [invite, ack] = &seen[..] else {
+        panic!("the UAS saw {} requests", seen.len())
+    };
+    let top = invite.via().unwrap();
+    assert_eq!(top.host().as_str(), "192.0.2.2");
+    assert!(top.branch().unwrap().starts_with("z9hG4bKcw"));
+    assert_eq!(invite.vias().count(), 2);
+    assert_eq!(invite.max_forwards().unwrap(), Some(69));
+    let rr: Vec<String> = invite
+        .record_routes()
+        .map(|r| r.unwrap().to_string())
+        .collect();
+    assert_eq!(rr, ["<sip:192.0.2.2:5060;lr>"]);
+    // the ACK for the 2xx followed the route set through the proxy, which
+    // forwarded it statelessly: its Route popped, its own Via on top
+    assert_eq!(ack.method(), &Method::ACK);
+    assert_eq!(ack.routes().count(), 0);
+    assert_eq!(ack.vias().count(), 2);
+    let top = ack.via().unwrap();
+    assert_eq!(top.host().as_str(), "192.0.2.2");
+    assert!(top.branch().unwrap().starts_with("z9hG4bKsl"));
+    assert_eq!(ack.max_forwards().unwrap(), Some(69));
     let Node::Proxy(p) = &sim.nodes[PROXY] else {
         unreachable!()
     };
@@ -288,7 +321,7 @@ fn parallel_fork_forwards_the_2xx_and_cancels_the_other_branch() {
 
 #[test]
 fn best_response_prefers_6xx_then_lowest_class_then_challenges() {
-    fn outcome(a: &'static [u16], b: &'static [u16]) -> (Vec<String>, Option<Vec<String>>) {
+    fn outcome(a: &'static [u16], b: &'static [u16]) -> Vec<String> {
         let mut sim = topology(
             NetConfig::default(),
             1,
@@ -299,18 +332,18 @@ fn best_response_prefers_6xx_then_lowest_class_then_challenges() {
         send(&mut sim, "MESSAGE", "z9hG4bKbest");
         sim.run(Duration::from_secs(300));
         assert!(sim.idle());
-        (sim.events(UAC), None)
+        sim.events(UAC)
     }
     let first_final = |ev: Vec<String>| {
         ev.into_iter()
             .find(|e| e.starts_with("response") && !e.contains(" 1"))
             .unwrap()
     };
-    assert_eq!(first_final(outcome(&[404], &[486]).0), "response 404");
-    assert_eq!(first_final(outcome(&[503], &[404]).0), "response 404");
-    assert_eq!(first_final(outcome(&[404], &[603]).0), "response 603");
-    assert_eq!(first_final(outcome(&[503], &[504]).0), "response 500"); // 503 → 500
-    assert_eq!(first_final(outcome(&[404], &[415]).0), "response 415"); // preferred 4xx
+    assert_eq!(first_final(outcome(&[404], &[486])), "response 404");
+    assert_eq!(first_final(outcome(&[503], &[404])), "response 404");
+    assert_eq!(first_final(outcome(&[404], &[603])), "response 603");
+    assert_eq!(first_final(outcome(&[503], &[504])), "response 500"); // 503 → 500
+    assert_eq!(first_final(outcome(&[404], &[415])), "response 415"); // preferred 4xx
 }
 
 #[test]
@@ -736,6 +769,32 @@ fn transport_error_counts_as_503_and_tries_the_next_group() {
             assert!(upstream.is_empty(), "still waiting for the second group");
         }
     }
+}
+
+#[test]
+fn context_is_dropped_when_its_server_transaction_failed_before_the_decision() {
+    let uac = Remote::new(Transport::Udp, addr(UAC));
+    let mut p = Proxy::new(proxy_config(Transport::Udp));
+    let now = Instant::now();
+    p.handle_message(Message::Request(request("INVITE", "z9hG4bKgone")), uac, now);
+    let mut ctx = None;
+    while let Some(o) = p.poll_output() {
+        match o {
+            ProxyOutput::Route { ctx: c, .. } => ctx = Some(c),
+            // the 100 Trying cannot be sent: the server transaction ends
+            ProxyOutput::Transmit { tx: Some(tx), .. } => p.transport_error(tx, now),
+            _ => {}
+        }
+    }
+    let ctx = ctx.expect("a routing decision is asked for");
+    assert!(
+        p.respond(ctx, StatusCode::BUSY_HERE, None, &[], now)
+            .is_err()
+    );
+    assert_eq!(p.context_count(), 0, "nothing left to wait for");
+    while p.poll_output().is_some() {}
+    p.handle_timeout(now + Duration::from_secs(3600));
+    assert!(p.is_idle());
 }
 
 fn first_line(data: &[u8]) -> String {

@@ -23,7 +23,9 @@
 //! (hickory-resolver) in production, any table in tests.
 
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
 use std::future::Future;
+use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -113,42 +115,47 @@ fn fqdn(name: &str) -> String {
     }
 }
 
+impl HickoryBackend {
+    /// The `rtype` answers for `name` that `pick` converts (none on error).
+    async fn answers<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&RData) -> Option<T>,
+    ) -> Vec<T> {
+        match self.0.lookup(fqdn(name), rtype).await {
+            Ok(l) => l.answers().iter().filter_map(|r| pick(&r.data)).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
 impl DnsBackend for HickoryBackend {
     async fn naptr(&self, name: &str) -> Vec<Naptr> {
-        let Ok(l) = self.0.lookup(fqdn(name), RecordType::NAPTR).await else {
-            return Vec::new();
-        };
-        l.answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::NAPTR(n) => Some(Naptr {
-                    order: n.order,
-                    preference: n.preference,
-                    flags: String::from_utf8_lossy(&n.flags).into_owned(),
-                    service: String::from_utf8_lossy(&n.services).into_owned(),
-                    replacement: n.replacement.to_ascii(),
-                }),
-                _ => None,
-            })
-            .collect()
+        self.answers(name, RecordType::NAPTR, |d| match d {
+            RData::NAPTR(n) => Some(Naptr {
+                order: n.order,
+                preference: n.preference,
+                flags: String::from_utf8_lossy(&n.flags).into_owned(),
+                service: String::from_utf8_lossy(&n.services).into_owned(),
+                replacement: n.replacement.to_ascii(),
+            }),
+            _ => None,
+        })
+        .await
     }
 
     async fn srv(&self, name: &str) -> Vec<Srv> {
-        let Ok(l) = self.0.srv_lookup(fqdn(name)).await else {
-            return Vec::new();
-        };
-        l.answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::SRV(s) => Some(Srv {
-                    priority: s.priority,
-                    weight: s.weight,
-                    port: s.port,
-                    target: s.target.to_ascii(),
-                }),
-                _ => None,
-            })
-            .collect()
+        self.answers(name, RecordType::SRV, |d| match d {
+            RData::SRV(s) => Some(Srv {
+                priority: s.priority,
+                weight: s.weight,
+                port: s.port,
+                target: s.target.to_ascii(),
+            }),
+            _ => None,
+        })
+        .await
     }
 
     async fn ip(&self, name: &str) -> Vec<IpAddr> {
@@ -257,11 +264,14 @@ impl<B: DnsBackend> SipResolver<B> {
     /// A resolver over `backend`.
     pub fn new(backend: B, config: DnsConfig) -> SipResolver<B> {
         let blacklist = Mutex::new(Blacklist::new(config.blacklist_for));
+        // Per-process random seed (std's hasher keys), so the elements of a
+        // cluster do not all pick SRV targets in the same sequence.
+        let seed = RandomState::new().hash_one(());
         SipResolver {
             backend,
             config,
             blacklist,
-            seed: Mutex::new(0x9e37_79b9_7f4a_7c15),
+            seed: Mutex::new(seed | 1),
         }
     }
 
@@ -432,7 +442,7 @@ impl<B: DnsBackend> SipResolver<B> {
         let Ok(mut s) = self.seed.lock() else {
             return 0;
         };
-        let mut x = *s ^ (Instant::now().elapsed().as_nanos() as u64);
+        let mut x = *s;
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;

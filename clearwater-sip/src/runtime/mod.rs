@@ -392,18 +392,19 @@ impl<R: Router> ProxyServer<R> {
                             // Only outbound TCP connections report Connected
                             // late; WebSocket ones are inbound.
                             let outbound = conns.opened(peer, flow);
-                            let retire_at = outbound.then(|| now + jittered(config.recycle_after, flow));
+                            // A lifetime too long to add to now: never recycled.
+                            let retire_at = outbound
+                                .then(|| now.checked_add(jittered(config.recycle_after, flow)))
+                                .flatten();
                             conns.up(flow, Conn { peer, transport, out, retire_at });
                         }
-                        Event::ConnectFailed { peer, pending } => {
+                        Event::ConnectFailed { peer, waiting } => {
                             conns.open_failed(peer);
                             if let Some(h) = &health {
                                 h.failed(Remote::new(Transport::Tcp, peer));
                             }
-                            for (_, tx) in pending {
-                                if let Some(tx) = tx {
-                                    proxy.transport_error(tx, now);
-                                }
+                            for tx in waiting {
+                                proxy.transport_error(tx, now);
                             }
                         }
                         Event::Closed { flow } => {
@@ -509,8 +510,8 @@ fn jittered(base: Duration, flow: FlowId) -> Duration {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos().into()),
     );
-    let permille = 800 + (seed % 401); // 0.8 ..= 1.2
-    base * permille as u32 / 1000
+    let permille = 800 + (seed % 401) as u32; // 0.8 ..= 1.2
+    base.checked_mul(permille).map_or(base, |d| d / 1000)
 }
 
 fn host_text(a: &SocketAddr) -> String {
@@ -578,12 +579,13 @@ fn send_or_connect(
     }
     let route = conns.route(to, Instant::now());
     let grow = route.grow;
-    let mut pending = Vec::new();
+    // The message that makes the pool open a connection goes out first on it.
+    let mut first = None;
     let sent = match (route.conn, route.connecting) {
         (Some(c), _) => c.try_send(data).is_ok(),
         (None, Some(queue)) => queue.try_send(data).is_ok(),
         (None, None) if grow => {
-            pending.push((data, tx));
+            first = Some(data);
             true
         }
         // No WebSocket or TLS client connections.
@@ -593,6 +595,13 @@ fn send_or_connect(
         let flow = FlowId(*next_flow);
         *next_flow += 1;
         let (out_tx, out_rx) = mpsc::channel(1024);
+        let mut waiting = Vec::new();
+        if let Some(data) = first {
+            // The queue is new: it has room, and this is its head. Messages
+            // for the peer queued while connecting follow it.
+            let _ = out_tx.try_send(data);
+            waiting.extend(tx);
+        }
         conns.opening(to.addr, flow, out_tx.clone());
         let link = net::Link {
             flow,
@@ -601,7 +610,51 @@ fn send_or_connect(
             idle: config.idle_timeout,
             events: events.clone(),
         };
-        tasks.spawn(net::tcp_connect(link, pending, out_rx, out_tx));
+        tasks.spawn(net::tcp_connect(link, waiting, out_rx, out_tx));
     }
     sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// Messages for a peer sent while the connection to it is being opened
+    /// go out after the one that opened it, in order.
+    #[tokio::test]
+    async fn messages_queued_while_connecting_keep_their_order() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = Remote::new(Transport::Tcp, listener.local_addr().unwrap());
+        let config = ServerConfig::new(vec![], vec![], vec![]);
+        let framer = Framer::default();
+        let (events, _events_rx) = mpsc::channel(16);
+        let mut conns = Connections::new(1);
+        let mut tasks = JoinSet::new();
+        let mut next_flow = 1;
+        // No await in between: the connecting task cannot run before all three
+        // are queued (current-thread runtime).
+        for m in ["first ", "second ", "third"] {
+            let data = Bytes::from_static(m.as_bytes());
+            assert!(send_or_connect(
+                &[],
+                &mut conns,
+                &mut tasks,
+                &mut next_flow,
+                &framer,
+                &config,
+                &events,
+                to,
+                data,
+                None,
+            ));
+        }
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut got = [0u8; 18];
+        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut got))
+            .await
+            .expect("the three messages in time")
+            .unwrap();
+        assert_eq!(&got, b"first second third");
+    }
 }

@@ -10,10 +10,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode as HttpStatus};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
 use crate::framing::{Frame, Framer, PONG};
 use crate::transaction::TxId;
@@ -37,10 +37,11 @@ pub(crate) enum Event {
         peer: SocketAddr,
         transport: Transport,
     },
-    /// An outbound TCP connection could not be made.
+    /// An outbound TCP connection could not be made; `waiting` are the
+    /// transactions whose message opened it.
     ConnectFailed {
         peer: SocketAddr,
-        pending: Vec<(Bytes, Option<TxId>)>,
+        waiting: Vec<TxId>,
     },
     /// A connection ended.
     Closed { flow: FlowId },
@@ -100,11 +101,12 @@ pub(crate) struct Link {
     pub(crate) events: mpsc::Sender<Event>,
 }
 
-/// Connects to `link.peer` over TCP, then runs the connection; data queued
-/// before the connection was up is sent first.
+/// Connects to `link.peer` over TCP, then runs the connection. What the
+/// driver queued on `out_tx` while connecting goes out first, in order; on
+/// failure the transactions in `waiting` are reported.
 pub(crate) async fn tcp_connect(
     link: Link,
-    pending: Vec<(Bytes, Option<TxId>)>,
+    waiting: Vec<TxId>,
     out_rx: mpsc::Receiver<Bytes>,
     out_tx: mpsc::Sender<Bytes>,
 ) {
@@ -115,16 +117,12 @@ pub(crate) async fn tcp_connect(
         _ => {
             let _ = link
                 .events
-                .send(Event::ConnectFailed { peer, pending })
+                .send(Event::ConnectFailed { peer, waiting })
                 .await;
             return;
         }
     };
     let _ = stream.set_nodelay(true);
-    // What was queued while connecting goes out first, in order.
-    for (data, _) in pending {
-        let _ = out_tx.try_send(data);
-    }
     let _ = link
         .events
         .send(Event::Connected {
@@ -165,13 +163,13 @@ pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Recei
                                 break 'conn;
                             }
                         }
-                        Ok(Frame::Ping) => {
-                            buf.advance(4);
+                        Ok(f @ Frame::Ping) => {
+                            buf.advance(f.len());
                             if wr.write_all(PONG).await.is_err() {
                                 break 'conn;
                             }
                         }
-                        Ok(Frame::Pong) => buf.advance(2),
+                        Ok(f @ Frame::Pong) => buf.advance(f.len()),
                         Ok(_) => break, // partial
                         Err(e) => {
                             // The stream's framing is lost: close it.
@@ -269,8 +267,9 @@ pub(crate) async fn ws_conn(
             }
             data = out.recv() => {
                 let Some(d) = data else { break };
-                let msg = match std::str::from_utf8(&d) {
-                    Ok(s) => WsMessage::text(s.to_owned()),
+                // Text when the message is UTF-8 (no copy: the bytes are shared).
+                let msg = match Utf8Bytes::try_from(d.clone()) {
+                    Ok(text) => WsMessage::Text(text),
                     Err(_) => WsMessage::Binary(d),
                 };
                 if sink.send(msg).await.is_err() {

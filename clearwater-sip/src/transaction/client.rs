@@ -98,23 +98,28 @@ impl TransactionLayer {
                 Ok(true)
             }
             ClientState::Proceeding => {
-                let (req, to) = (c.request.clone(), c.to);
-                self.send_cancel(&req, to, now)?;
-                let wait = self.config.t1 * 64;
-                self.arm(RawTx::Client(tx.0), TimerKind::CancelWait, wait, now);
+                self.send_cancel(tx.0, now)?;
                 Ok(true)
             }
             _ => Ok(false),
         }
     }
 
-    fn send_cancel(&mut self, invite: &Request, to: Remote, now: Instant) -> Result<(), Error> {
-        let cancel = build_cancel(invite)?;
+    /// Sends the CANCEL for INVITE client transaction `id` and bounds the wait
+    /// for its final response (§9.1).
+    fn send_cancel(&mut self, id: u64, now: Instant) -> Result<(), Error> {
+        let Some(c) = self.clients.get(&id) else {
+            return Ok(());
+        };
+        let (cancel, to) = (build_cancel(&c.request)?, c.to);
         match self.start_client(cancel, to, now, true) {
             // A CANCEL already in flight for this INVITE: nothing more to do.
-            Err(Error::Invalid(_)) => Ok(()),
-            other => other.map(|_| ()),
-        }
+            Err(Error::Invalid(_)) => return Ok(()),
+            other => other?,
+        };
+        let wait = self.config.t1 * 64;
+        self.arm(RawTx::Client(id), TimerKind::CancelWait, wait, now);
+        Ok(())
     }
 
     /// A response arrived: match it (§17.1.3) and run the state machine.
@@ -147,12 +152,10 @@ impl TransactionLayer {
                 (ClientState::Calling | ClientState::Proceeding, 100..=199) => {
                     c.state = ClientState::Proceeding;
                     let cancel = std::mem::take(&mut c.pending_cancel);
-                    let (req, to) = (c.request.clone(), c.to);
                     self.disarm(raw, 0); // Timer A
                     deliver(self, resp);
-                    if cancel && self.send_cancel(&req, to, now).is_ok() {
-                        let wait = self.config.t1 * 64;
-                        self.arm(raw, TimerKind::CancelWait, wait, now);
+                    if cancel {
+                        let _ = self.send_cancel(id, now);
                     }
                 }
                 (ClientState::Calling | ClientState::Proceeding, 200..=299) => {

@@ -77,13 +77,11 @@ impl ServerKey {
             tx_method(req.method())
         };
         match via.branch() {
-            Some(b) if b.starts_with(MAGIC_COOKIE) && b.len() > MAGIC_COOKIE.len() => {
-                Some(ServerKey::Rfc3261 {
-                    branch: b.to_owned(),
-                    sent_by: sent_by(&via),
-                    method,
-                })
-            }
+            Some(b) if is_rfc3261_branch(b) => Some(ServerKey::Rfc3261 {
+                branch: b.to_owned(),
+                sent_by: sent_by(&via),
+                method,
+            }),
             _ => {
                 let from = req.from().ok()?;
                 let cseq = req.cseq().ok()?;
@@ -113,9 +111,14 @@ fn sent_by(via: &Via<'_>) -> String {
     }
 }
 
-/// The To tag of a message, if any (for the RFC 2543 ACK match).
-pub(crate) fn to_tag_of_request(req: &Request) -> Option<String> {
-    req.headers()
+/// Whether `branch` is an RFC 3261 branch: the magic cookie and more.
+pub(crate) fn is_rfc3261_branch(branch: &str) -> bool {
+    branch.len() > MAGIC_COOKIE.len() && branch.starts_with(MAGIC_COOKIE)
+}
+
+/// The To tag of a message's headers, if any (for the RFC 2543 ACK match).
+pub(crate) fn to_tag(headers: &crate::headers::Headers) -> Option<String> {
+    headers
         .typed::<crate::header::To<'_>>()
         .ok()
         .flatten()

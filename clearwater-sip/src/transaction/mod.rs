@@ -57,14 +57,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::error::Error;
-use crate::header::MAGIC_COOKIE;
 use crate::message::{Message, Request, Response};
 use crate::method::Method;
 use crate::name::HeaderName;
 use crate::status::StatusCode;
 use crate::transport::{Remote, response_destination};
 
-use key::{ClientKey, ServerKey, to_tag_of_request};
+use key::{ClientKey, ServerKey, is_rfc3261_branch, to_tag};
 
 /// Timer values (RFC 3261 §17.1.1.1, table 4 of appendix A).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -557,16 +556,16 @@ fn check_outgoing(req: &Request) -> Result<(), Error> {
             "ACK is not sent in a transaction: use send_stateless",
         ));
     }
-    let via = req.via()?;
-    match via.branch() {
-        Some(b) if b.starts_with(MAGIC_COOKIE) && b.len() > MAGIC_COOKIE.len() => Ok(()),
-        _ => Err(Error::Invalid(
+    if req.via()?.branch().is_some_and(is_rfc3261_branch) {
+        Ok(())
+    } else {
+        Err(Error::Invalid(
             "request needs a top Via with an RFC 3261 (z9hG4bK) branch",
-        )),
+        ))
     }
 }
 
-/// Copies the raw value of the first `name` field of `from` into `to`.
+/// Copies the raw values of every `name` field of `from` into `to`.
 fn copy_header(from: &Request, to: &mut Request, name: &HeaderName) -> Result<(), Error> {
     for h in from.headers().get_all(name) {
         let v = h
@@ -577,42 +576,40 @@ fn copy_header(from: &Request, to: &mut Request, name: &HeaderName) -> Result<()
     Ok(())
 }
 
-/// The ACK for a non-2xx final response (§17.1.1.3).
-fn build_ack(invite: &Request, resp: &Response) -> Result<Request, Error> {
-    let mut ack = Request::new(Method::ACK, &invite.uri());
-    let via = invite.via()?;
-    ack.push_header(&HeaderName::VIA, &via.to_string())?;
-    ack.push_header(&HeaderName::MAX_FORWARDS, "70")?;
-    copy_header(invite, &mut ack, &HeaderName::ROUTE)?;
-    copy_header(invite, &mut ack, &HeaderName::FROM)?;
-    let to = resp
-        .headers()
+/// A request of `method` that belongs with `invite` (§9.1, §17.1.1.3): the
+/// INVITE's Request-URI, top Via (same branch), Route set, From, Call-ID and
+/// CSeq number, with To `to`.
+fn request_like_invite(invite: &Request, method: Method, to: &str) -> Result<Request, Error> {
+    let seq = invite.cseq()?.seq;
+    let mut req = Request::new(method, &invite.uri());
+    req.push_header(&HeaderName::VIA, &invite.via()?.to_string())?;
+    req.push_header(&HeaderName::MAX_FORWARDS, "70")?;
+    copy_header(invite, &mut req, &HeaderName::ROUTE)?;
+    copy_header(invite, &mut req, &HeaderName::FROM)?;
+    req.push_header(&HeaderName::TO, to)?;
+    copy_header(invite, &mut req, &HeaderName::CALL_ID)?;
+    req.push_header(&HeaderName::CSEQ, &format!("{seq} {}", req.method()))?;
+    req.push_header(&HeaderName::CONTENT_LENGTH, "0")?;
+    Ok(req)
+}
+
+/// The raw To value of a message.
+fn to_value(headers: &crate::headers::Headers) -> Result<&str, Error> {
+    headers
         .get(&HeaderName::TO)
         .and_then(|h| h.value_str())
-        .ok_or(Error::Missing("To"))?;
-    ack.push_header(&HeaderName::TO, to)?;
-    copy_header(invite, &mut ack, &HeaderName::CALL_ID)?;
-    let cseq = invite.cseq()?;
-    ack.push_header(&HeaderName::CSEQ, &format!("{} ACK", cseq.seq))?;
-    ack.push_header(&HeaderName::CONTENT_LENGTH, "0")?;
-    Ok(ack)
+        .ok_or(Error::Missing("To"))
+}
+
+/// The ACK for a non-2xx final response (§17.1.1.3): To as in the response.
+fn build_ack(invite: &Request, resp: &Response) -> Result<Request, Error> {
+    request_like_invite(invite, Method::ACK, to_value(resp.headers())?)
 }
 
 /// The CANCEL for an INVITE (§9.1): same Request-URI, Call-ID, To, From,
 /// CSeq number, the INVITE's top Via (same branch) and Route set.
 pub fn build_cancel(invite: &Request) -> Result<Request, Error> {
-    let mut cancel = Request::new(Method::CANCEL, &invite.uri());
-    let via = invite.via()?;
-    cancel.push_header(&HeaderName::VIA, &via.to_string())?;
-    cancel.push_header(&HeaderName::MAX_FORWARDS, "70")?;
-    copy_header(invite, &mut cancel, &HeaderName::ROUTE)?;
-    copy_header(invite, &mut cancel, &HeaderName::FROM)?;
-    copy_header(invite, &mut cancel, &HeaderName::TO)?;
-    copy_header(invite, &mut cancel, &HeaderName::CALL_ID)?;
-    let cseq = invite.cseq()?;
-    cancel.push_header(&HeaderName::CSEQ, &format!("{} CANCEL", cseq.seq))?;
-    cancel.push_header(&HeaderName::CONTENT_LENGTH, "0")?;
-    Ok(cancel)
+    request_like_invite(invite, Method::CANCEL, to_value(invite.headers())?)
 }
 
 /// Where responses of a server transaction go.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     Output, RawTx, ServerKey, ServerState, ServerTx, ServerTxId, Termination, TimerKind,
-    TransactionLayer, TxId, reply_destination, to_tag_of_request, trying,
+    TransactionLayer, TxId, reply_destination, to_tag, trying,
 };
 use crate::error::Error;
 use crate::message::{Message, Request, Response};
@@ -107,8 +107,7 @@ impl TransactionLayer {
         };
         // RFC 2543 matching also needs the To tag of the response we sent;
         // otherwise this is the ACK for a 2xx (a new transaction).
-        if s.key.is_rfc2543() && s.to_tag_sent.is_some() && to_tag_of_request(&ack) != s.to_tag_sent
-        {
+        if s.key.is_rfc2543() && s.to_tag_sent.is_some() && to_tag(ack.headers()) != s.to_tag_sent {
             self.out.push_back(Output::Ack { request: ack, from });
             return;
         }
@@ -151,7 +150,6 @@ impl TransactionLayer {
             return Err(Error::Invalid("no such server transaction"));
         };
         let code = resp.status().as_u16();
-        let to_tag = resp.to().ok().and_then(|t| t.tag().map(str::to_owned));
         let data = resp.to_bytes();
         let to = s.reply_to;
         let reliable = to.transport.is_reliable();
@@ -164,14 +162,14 @@ impl TransactionLayer {
             (true, ServerState::Proceeding, 200..=299) => {
                 s.state = ServerState::Accepted;
                 s.last_response = None;
-                s.to_tag_sent = to_tag;
+                s.to_tag_sent = to_tag(resp.headers());
                 self.disarm(raw, 0);
                 self.arm(raw, TimerKind::L, t1 * 64, now);
             }
             (true, ServerState::Proceeding, _) => {
                 s.state = ServerState::Completed;
                 s.last_response = Some(data.clone());
-                s.to_tag_sent = to_tag;
+                s.to_tag_sent = to_tag(resp.headers());
                 s.retransmit = t1;
                 self.disarm(raw, 0);
                 if !reliable {
