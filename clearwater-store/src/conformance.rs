@@ -239,14 +239,17 @@ pub async fn tables_are_separate(s: &dyn Store, p: &str) -> Outcome {
     let bb = s.get(&TABLE_B, &k).await.map_err(|e| e.to_string())?;
     check!(a.map(|r| r.value) == Some(b("a")), "table A");
     check!(bb.map(|r| r.value) == Some(b("b")), "table B");
-    s.delete(&TABLE_A, &k, Condition::Any)
-        .await
-        .map_err(|e| e.to_string())?;
+    check!(
+        s.delete(&TABLE_A, &k, Condition::Any).await == Ok(true),
+        "delete in A"
+    );
+    check!(s.get(&TABLE_A, &k).await == Ok(None), "gone from A");
     check!(
         s.get(&TABLE_B, &k)
             .await
             .map_err(|e| e.to_string())?
-            .is_some(),
+            .map(|r| r.value)
+            == Some(b("b")),
         "deleting in A leaves B"
     );
     Ok(())

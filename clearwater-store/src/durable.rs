@@ -3,13 +3,15 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{Cas, Condition, Durability, Record, Store, StoreError, Table, Ttl, check_key, guard};
+use crate::{
+    Cas, Condition, Durability, Record, Store, StoreError, Table, Ttl, check_key, check_write,
+    unix_ms,
+};
 
 /// Records: `table NUL key` → `cas (u64 BE) | expires (unix ms, u64 BE, 0 =
 /// never) | value`.
@@ -29,6 +31,10 @@ const DEFAULT_MAX_VALUE: usize = 16 << 20;
 /// expired records are invisible at once and removed by later writes to the
 /// same key, by [`DurableStore::purge_expired`] and when the file is opened.
 /// CAS tokens come from one persisted counter and are never reused.
+///
+/// A stored record too short for its header is reported as
+/// [`StoreError::Corrupt`] by reads and conditional writes; it is still
+/// listed, and an unconditional set or delete replaces or removes it.
 pub struct DurableStore {
     db: Arc<Database>,
     max_value: usize,
@@ -45,12 +51,11 @@ impl DurableStore {
             tx.open_table(META).map_err(backend)?;
         }
         tx.commit().map_err(backend)?;
-        let store = DurableStore {
+        purge(&db)?;
+        Ok(DurableStore {
             db: Arc::new(db),
             max_value: DEFAULT_MAX_VALUE,
-        };
-        store.purge_blocking()?;
-        Ok(store)
+        })
     }
 
     /// Sets the largest value accepted (default 16 MiB).
@@ -61,39 +66,31 @@ impl DurableStore {
 
     /// Removes every expired record; returns how many.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        let this = DurableStore {
-            db: self.db.clone(),
-            max_value: self.max_value,
-        };
-        blocking(move || this.purge_blocking()).await
+        let db = self.db.clone();
+        blocking(move || purge(&db)).await
     }
+}
 
-    fn purge_blocking(&self) -> Result<usize, StoreError> {
-        let now = now_ms();
-        let tx = self.db.begin_write().map_err(backend)?;
-        let mut n = 0;
-        {
-            let mut t = tx.open_table(RECORDS).map_err(backend)?;
-            t.retain(|_, v| {
-                let dead = expired(v, now);
-                n += usize::from(dead);
-                !dead
-            })
-            .map_err(backend)?;
-        }
-        tx.commit().map_err(backend)?;
-        Ok(n)
+/// Removes every expired record; returns how many.
+fn purge(db: &Database) -> Result<usize, StoreError> {
+    let now = unix_ms();
+    let tx = db.begin_write().map_err(backend)?;
+    let mut n = 0;
+    {
+        let mut t = tx.open_table(RECORDS).map_err(backend)?;
+        t.retain(|_, v| {
+            let dead = expired(v, now);
+            n += usize::from(dead);
+            !dead
+        })
+        .map_err(backend)?;
     }
+    tx.commit().map_err(backend)?;
+    Ok(n)
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("redb: {e}"))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn record_key(table: &Table, key: &str) -> Vec<u8> {
@@ -104,23 +101,46 @@ fn record_key(table: &Table, key: &str) -> Vec<u8> {
     k
 }
 
-fn field(v: &[u8], at: usize) -> u64 {
-    v.get(at..at + 8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_be_bytes)
+/// A stored value's CAS, expiry and value; `None` when it is too short to
+/// hold its header.
+fn split(v: &[u8]) -> Option<(u64, u64, &[u8])> {
+    let (cas, rest) = v.split_first_chunk::<8>()?;
+    let (expires, value) = rest.split_first_chunk::<8>()?;
+    Some((
+        u64::from_be_bytes(*cas),
+        u64::from_be_bytes(*expires),
+        value,
+    ))
 }
 
+/// Whether a stored value has expired (a corrupt one is kept, for a person
+/// to look at).
 fn expired(v: &[u8], now: u64) -> bool {
-    let exp = field(v, 8);
-    exp != 0 && exp <= now
+    split(v).is_some_and(|(_, exp, _)| exp != 0 && exp <= now)
 }
 
-/// The live record in a stored value, if not expired.
-fn live(v: &[u8], now: u64) -> Option<(u64, &[u8])> {
-    if v.len() < HEADER || expired(v, now) {
-        return None;
+/// The live record (CAS and value) in a stored value: `None` when expired,
+/// `Corrupt` when it is too short to hold its header.
+fn live(v: &[u8], now: u64) -> Result<Option<(u64, &[u8])>, StoreError> {
+    let (cas, exp, value) = split(v).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "redb record of {} bytes is shorter than its {HEADER}-byte header",
+            v.len()
+        ))
+    })?;
+    Ok((exp == 0 || exp > now).then_some((cas, value)))
+}
+
+/// The CAS of the live record at `k`, if any.
+fn current_cas(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    k: &[u8],
+    now: u64,
+) -> Result<Option<u64>, StoreError> {
+    match t.get(k).map_err(backend)? {
+        Some(v) => Ok(live(v.value(), now)?.map(|(cas, _)| cas)),
+        None => Ok(None),
     }
-    Some((field(v, 0), &v[HEADER..]))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -143,7 +163,7 @@ impl Store for DurableStore {
             let Some(v) = t.get(k.as_slice()).map_err(backend)? else {
                 return Ok(None);
             };
-            Ok(live(v.value(), now_ms()).map(|(cas, value)| Record {
+            Ok(live(v.value(), unix_ms())?.map(|(cas, value)| Record {
                 value: Bytes::copy_from_slice(value),
                 cas: Cas(cas),
             }))
@@ -159,33 +179,22 @@ impl Store for DurableStore {
         condition: Condition,
         ttl: Ttl,
     ) -> Result<Cas, StoreError> {
-        check_key(table, key)?;
-        guard(self.durability(), table)?;
-        if value.len() > self.max_value {
-            return Err(StoreError::TooLarge {
-                size: value.len(),
-                max: self.max_value,
-            });
-        }
+        check_write(self.durability(), table, key, &value, self.max_value)?;
         let db = self.db.clone();
         let k = record_key(table, key);
         blocking(move || {
-            let now = now_ms();
-            let expires = match ttl {
-                Ttl::Forever => 0,
-                Ttl::After(d) => now.saturating_add(ms_ceil(d)).max(1),
-            };
+            let now = unix_ms();
+            let expires = ttl.deadline_ms(now);
             let tx = db.begin_write().map_err(backend)?;
             let cas = {
                 let mut t = tx.open_table(RECORDS).map_err(backend)?;
-                let current = t
-                    .get(k.as_slice())
-                    .map_err(backend)?
-                    .and_then(|v| live(v.value(), now).map(|(c, _)| c));
-                match (condition, current) {
-                    (Condition::Any, _) | (Condition::Absent, None) => {}
-                    (Condition::Matches(c), Some(cur)) if cur == c.0 => {}
-                    _ => return Err(StoreError::Conflict),
+                let ok = match condition {
+                    Condition::Any => true,
+                    Condition::Absent => current_cas(&t, &k, now)?.is_none(),
+                    Condition::Matches(c) => current_cas(&t, &k, now)? == Some(c.0),
+                };
+                if !ok {
+                    return Err(StoreError::Conflict);
                 }
                 let mut meta = tx.open_table(META).map_err(backend)?;
                 let cas = meta
@@ -216,25 +225,26 @@ impl Store for DurableStore {
         let db = self.db.clone();
         let k = record_key(table, key);
         blocking(move || {
-            let now = now_ms();
+            let now = unix_ms();
             let tx = db.begin_write().map_err(backend)?;
             let removed = {
-                let t = tx.open_table(RECORDS).map_err(backend)?;
-                let current = t
-                    .get(k.as_slice())
-                    .map_err(backend)?
-                    .and_then(|v| live(v.value(), now).map(|(c, _)| c));
-                match (condition, current) {
-                    (Condition::Any | Condition::Absent, None) => false,
-                    (Condition::Any, Some(_)) => true,
-                    (Condition::Matches(c), Some(cur)) if cur == c.0 => true,
-                    _ => return Err(StoreError::Conflict),
+                let mut t = tx.open_table(RECORDS).map_err(backend)?;
+                if condition == Condition::Any {
+                    // Whatever is there goes (an expired record was already
+                    // gone; a corrupt one is removed).
+                    let old = t.remove(k.as_slice()).map_err(backend)?;
+                    old.is_some_and(|v| live(v.value(), now).map_or(true, |r| r.is_some()))
+                } else {
+                    match (condition, current_cas(&t, &k, now)?) {
+                        (Condition::Absent, None) => false,
+                        (Condition::Matches(c), Some(cur)) if cur == c.0 => {
+                            t.remove(k.as_slice()).map_err(backend)?;
+                            true
+                        }
+                        _ => return Err(StoreError::Conflict),
+                    }
                 }
             };
-            if removed {
-                let mut t = tx.open_table(RECORDS).map_err(backend)?;
-                t.remove(k.as_slice()).map_err(backend)?;
-            }
             tx.commit().map_err(backend)?;
             Ok(removed)
         })
@@ -243,21 +253,25 @@ impl Store for DurableStore {
 
     async fn list(&self, table: &Table) -> Result<Vec<String>, StoreError> {
         table.validate()?;
+        let name = table.name();
         let db = self.db.clone();
-        let mut lo = table.name().as_bytes().to_vec();
+        let mut lo = name.as_bytes().to_vec();
         lo.push(0);
-        let mut hi = table.name().as_bytes().to_vec();
+        let mut hi = name.as_bytes().to_vec();
         hi.push(1);
         blocking(move || {
-            let now = now_ms();
+            let now = unix_ms();
             let tx = db.begin_read().map_err(backend)?;
             let t = tx.open_table(RECORDS).map_err(backend)?;
             let mut out = Vec::new();
             for item in t.range(lo.as_slice()..hi.as_slice()).map_err(backend)? {
                 let (k, v) = item.map_err(backend)?;
-                if live(v.value(), now).is_some() {
-                    let key = &k.value()[lo.len()..];
-                    out.push(String::from_utf8_lossy(key).into_owned());
+                if !expired(v.value(), now) {
+                    let key = k.value().get(lo.len()..).unwrap_or_default();
+                    let key = std::str::from_utf8(key).map_err(|_| {
+                        StoreError::Corrupt(format!("redb key in {name} is not UTF-8"))
+                    })?;
+                    out.push(key.to_owned());
                 }
             }
             Ok(out)
@@ -270,7 +284,77 @@ impl Store for DurableStore {
     }
 }
 
-fn ms_ceil(d: Duration) -> u64 {
-    let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
-    u64::try_from(ms).unwrap_or(u64::MAX)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Table = Table::ephemeral("t");
+
+    fn corrupt<T>(r: &Result<T, StoreError>) -> bool {
+        matches!(r, Err(StoreError::Corrupt(_)))
+    }
+
+    /// Writes raw bytes as the stored form of `key`, bypassing the store.
+    fn plant(store: &DurableStore, key: &str, raw: &[u8]) {
+        let tx = store.db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(RECORDS).unwrap();
+            t.insert(record_key(&T, key).as_slice(), raw).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_record_is_an_error_until_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DurableStore::open(dir.path().join("s.redb")).unwrap();
+        let v = Bytes::from_static(b"v");
+        plant(&store, "bad", b"short");
+        assert!(corrupt(&store.get(&T, "bad").await));
+        let add = store
+            .set(&T, "bad", v.clone(), Condition::Absent, Ttl::Forever)
+            .await;
+        assert!(corrupt(&add), "{add:?}");
+        let cas = store
+            .set(
+                &T,
+                "bad",
+                v.clone(),
+                Condition::Matches(Cas(1)),
+                Ttl::Forever,
+            )
+            .await;
+        assert!(corrupt(&cas), "{cas:?}");
+        let del = store.delete(&T, "bad", Condition::Matches(Cas(1))).await;
+        assert!(corrupt(&del), "{del:?}");
+        assert!(corrupt(&store.get(&T, "bad").await), "left in place");
+        // Listed (it exists), kept by a purge, removed by a plain delete.
+        assert_eq!(store.list(&T).await.unwrap(), ["bad"]);
+        assert_eq!(store.purge_expired().await.unwrap(), 0);
+        assert_eq!(store.delete(&T, "bad", Condition::Any).await, Ok(true));
+        assert_eq!(store.get(&T, "bad").await, Ok(None));
+        // A plain set replaces one.
+        plant(&store, "bad", b"");
+        store
+            .set(&T, "bad", v.clone(), Condition::Any, Ttl::Forever)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get(&T, "bad").await.unwrap().map(|r| r.value),
+            Some(v)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_plain_delete_of_an_expired_record_removes_it_and_says_false() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DurableStore::open(dir.path().join("s.redb")).unwrap();
+        let mut raw = 7u64.to_be_bytes().to_vec();
+        raw.extend_from_slice(&1u64.to_be_bytes()); // expired in 1970
+        raw.extend_from_slice(b"old");
+        plant(&store, "k", &raw);
+        assert_eq!(store.get(&T, "k").await, Ok(None));
+        assert_eq!(store.delete(&T, "k", Condition::Any).await, Ok(false));
+        assert_eq!(store.purge_expired().await.unwrap(), 0, "already removed");
+    }
 }

@@ -214,6 +214,38 @@ impl Ttl {
     pub fn secs(s: u64) -> Ttl {
         Ttl::After(Duration::from_secs(s))
     }
+
+    /// Whole milliseconds to live, rounded up (at least 1, saturating);
+    /// `None` for `Forever`.
+    #[cfg_attr(
+        not(any(feature = "redb", feature = "memcached", feature = "redis")),
+        allow(dead_code)
+    )]
+    pub(crate) fn ceil_ms(self) -> Option<u64> {
+        match self {
+            Ttl::Forever => None,
+            Ttl::After(d) => {
+                let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
+                Some(u64::try_from(ms).unwrap_or(u64::MAX).max(1))
+            }
+        }
+    }
+
+    /// The wall-clock deadline (unix ms, 0 = never) of a record written at
+    /// `now_ms`.
+    #[cfg_attr(not(any(feature = "redb", feature = "memcached")), allow(dead_code))]
+    pub(crate) fn deadline_ms(self, now_ms: u64) -> u64 {
+        self.ceil_ms()
+            .map_or(0, |ms| now_ms.saturating_add(ms).max(1))
+    }
+}
+
+/// The wall-clock time in unix milliseconds (0 before 1970).
+#[cfg_attr(not(any(feature = "redb", feature = "memcached")), allow(dead_code))]
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The one error type of this crate.
@@ -341,11 +373,31 @@ pub fn check_placement(store: &dyn Store, tables: &[Table]) -> Result<(), StoreE
     Ok(())
 }
 
-/// The checks every backend makes before a write: a valid table and key, and
-/// no master data on an ephemeral backend.
-pub(crate) fn guard(durability: Durability, table: &Table) -> Result<(), StoreError> {
+/// Refuses master data on an ephemeral backend.
+fn guard(durability: Durability, table: &Table) -> Result<(), StoreError> {
     if table.class == DataClass::Master && durability == Durability::Ephemeral {
         return Err(StoreError::Misplaced(table.name));
+    }
+    Ok(())
+}
+
+/// The checks every backend makes before a write: a valid table and key, no
+/// master data on an ephemeral backend, and a value of at most `max_value`
+/// bytes.
+pub(crate) fn check_write(
+    durability: Durability,
+    table: &Table,
+    key: &str,
+    value: &[u8],
+    max_value: usize,
+) -> Result<(), StoreError> {
+    check_key(table, key)?;
+    guard(durability, table)?;
+    if value.len() > max_value {
+        return Err(StoreError::TooLarge {
+            size: value.len(),
+            max: max_value,
+        });
     }
     Ok(())
 }
@@ -476,6 +528,39 @@ mod tests {
             Err(StoreError::Misplaced("subscriber"))
         );
         assert!(check_placement(&store, &[eph]).is_ok());
+    }
+
+    #[test]
+    fn ttls_round_up_to_milliseconds() {
+        assert_eq!(Ttl::Forever.ceil_ms(), None);
+        assert_eq!(Ttl::after(Duration::from_nanos(1)).ceil_ms(), Some(1));
+        assert_eq!(Ttl::after(Duration::ZERO).ceil_ms(), Some(1));
+        assert_eq!(Ttl::after(Duration::from_micros(1500)).ceil_ms(), Some(2));
+        assert_eq!(Ttl::secs(2).ceil_ms(), Some(2000));
+        assert_eq!(Ttl::after(Duration::MAX).ceil_ms(), Some(u64::MAX));
+        assert_eq!(Ttl::Forever.deadline_ms(1000), 0);
+        assert_eq!(Ttl::secs(1).deadline_ms(1000), 2000);
+        assert_eq!(Ttl::after(Duration::MAX).deadline_ms(1000), u64::MAX);
+    }
+
+    #[test]
+    fn writes_are_checked() {
+        let t = Table::ephemeral("t");
+        let m = Table::master("m");
+        assert!(check_write(Durability::Ephemeral, &t, "k", b"1234", 4).is_ok());
+        assert_eq!(
+            check_write(Durability::Ephemeral, &t, "k", b"12345", 4),
+            Err(StoreError::TooLarge { size: 5, max: 4 })
+        );
+        assert_eq!(
+            check_write(Durability::Ephemeral, &m, "k", b"", 4),
+            Err(StoreError::Misplaced("m"))
+        );
+        assert!(check_write(Durability::Durable, &m, "k", b"", 4).is_ok());
+        assert!(matches!(
+            check_write(Durability::Durable, &m, "", b"", 4),
+            Err(StoreError::InvalidKey(_))
+        ));
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::time::Instant;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{Cas, Condition, Durability, Record, Store, StoreError, Table, Ttl, check_key, guard};
+use crate::{
+    Cas, Condition, Durability, Record, Store, StoreError, Table, Ttl, check_key, check_write,
+};
 
 /// Where a [`MemoryStore`] reads the time (so tests can move it by hand).
 pub trait Clock: Send + Sync + 'static {
@@ -81,7 +83,6 @@ struct Shard {
     /// Expiry instant and CAS of every record with a TTL (the CAS makes the
     /// key unique), for sweeping in time order.
     expiries: BTreeMap<(Instant, u64), (&'static str, Box<str>)>,
-    bytes: usize,
 }
 
 impl Shard {
@@ -94,13 +95,12 @@ impl Shard {
         if let Some(t) = e.expires {
             self.expiries.remove(&(t, e.cas));
         }
-        self.bytes -= size(key, &e.value);
         Some(e)
     }
 
     /// Drops every record expired at `now`; returns the bytes freed.
     fn sweep(&mut self, now: Instant) -> usize {
-        let before = self.bytes;
+        let mut freed = 0;
         while let Some(entry) = self.expiries.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -109,13 +109,13 @@ impl Shard {
             if let Some(map) = self.tables.get_mut(table)
                 && let Some(e) = map.remove(&key)
             {
-                self.bytes -= size(&key, &e.value);
+                freed += size(&key, &e.value);
                 if map.is_empty() {
                     self.tables.remove(table);
                 }
             }
         }
-        before - self.bytes
+        freed
     }
 
     fn live(&self, table: &str, key: &str, now: Instant) -> Option<&Entry> {
@@ -215,50 +215,48 @@ impl Store for MemoryStore {
         condition: Condition,
         ttl: Ttl,
     ) -> Result<Cas, StoreError> {
-        check_key(table, key)?;
-        guard(self.durability(), table)?;
-        if value.len() > self.config.max_value {
-            return Err(StoreError::TooLarge {
-                size: value.len(),
-                max: self.config.max_value,
-            });
-        }
+        check_write(self.durability(), table, key, &value, self.config.max_value)?;
         let now = self.clock.now();
-        let mut shard = self.shard(table, key);
-        let freed = shard.sweep(now);
-        self.bytes.fetch_sub(freed, Ordering::Relaxed);
-        let current = shard.live(table.name(), key, now);
-        match (condition, current) {
-            (Condition::Any, _) | (Condition::Absent, None) => {}
-            (Condition::Matches(c), Some(e)) if e.cas == c.0 => {}
-            _ => return Err(StoreError::Conflict),
-        }
-        let old = current.map_or(0, |e| size(key, &e.value));
+        let expires = match ttl {
+            Ttl::Forever => None,
+            // A deadline past what an `Instant` can hold is never reached.
+            Ttl::After(d) => now.checked_add(d),
+        };
         let new = size(key, &value);
-        if new > old {
-            let grow = new - old;
-            if self.bytes.load(Ordering::Relaxed) + grow > self.config.max_bytes {
-                drop(shard);
-                self.purge_expired();
-                shard = self.shard(table, key);
-                if self.bytes.load(Ordering::Relaxed) + grow > self.config.max_bytes {
-                    return Err(StoreError::Full("memory limit reached"));
-                }
+        let mut purged = false;
+        let mut shard = loop {
+            let mut shard = self.shard(table, key);
+            let freed = shard.sweep(now);
+            self.bytes.fetch_sub(freed, Ordering::Relaxed);
+            let current = shard.live(table.name(), key, now);
+            match (condition, current) {
+                (Condition::Any, _) | (Condition::Absent, None) => {}
+                (Condition::Matches(c), Some(e)) if e.cas == c.0 => {}
+                _ => return Err(StoreError::Conflict),
             }
-        }
-        // An expired record under this key may still be in the maps.
+            let old = current.map_or(0, |e| size(key, &e.value));
+            let over = new > old
+                && self.bytes.load(Ordering::Relaxed) + (new - old) > self.config.max_bytes;
+            if !over {
+                break shard;
+            }
+            if purged {
+                return Err(StoreError::Full("memory limit reached"));
+            }
+            // Make room in every shard, then check the condition again:
+            // the record may have changed while the lock was released.
+            drop(shard);
+            self.purge_expired();
+            purged = true;
+        };
+        // The record being replaced, if any (expired ones were swept above).
         if let Some(e) = shard.remove(table.name(), key) {
             self.bytes.fetch_sub(size(key, &e.value), Ordering::Relaxed);
         }
         let cas = self.next_cas.fetch_add(1, Ordering::Relaxed);
-        let expires = match ttl {
-            Ttl::Forever => None,
-            Ttl::After(d) => Some(now + d),
-        };
         if let Some(t) = expires {
             shard.expiries.insert((t, cas), (table.name(), key.into()));
         }
-        shard.bytes += new;
         self.bytes.fetch_add(new, Ordering::Relaxed);
         shard.tables.entry(table.name()).or_default().insert(
             key.into(),
@@ -374,10 +372,11 @@ mod tests {
             clock.advance(Duration::from_secs(1));
             assert!(s.get(&T, "a").await.unwrap().is_none(), "expired at 10 s");
             assert_eq!(s.list(&T).await.unwrap(), ["b"]);
-            // An expired record counts as absent for an add.
+            // Reads do not reclaim; a purge does.
             assert_eq!(s.bytes_used(), used);
-            assert!(s.purge_expired() > 0);
-            assert!(s.bytes_used() < used);
+            assert_eq!(s.purge_expired(), size("a", &Bytes::from_static(b"1")));
+            assert_eq!(s.bytes_used(), size("b", &Bytes::from_static(b"2")));
+            // An expired record counts as absent for an add.
             s.set(
                 &T,
                 "a",
@@ -422,6 +421,25 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(s.list(&T).await.unwrap(), ["x"]);
+        });
+    }
+
+    #[test]
+    fn a_ttl_past_the_clock_range_never_expires() {
+        let clock = Arc::new(Manual(Mutex::new(Instant::now())));
+        let s = MemoryStore::with_clock(MemoryConfig::default(), clock.clone());
+        block(async {
+            s.set(
+                &T,
+                "k",
+                Bytes::from_static(b"1"),
+                Condition::Any,
+                Ttl::after(Duration::MAX),
+            )
+            .await
+            .unwrap();
+            clock.advance(Duration::from_secs(100 * 365 * 24 * 3600));
+            assert!(s.get(&T, "k").await.unwrap().is_some());
         });
     }
 

@@ -8,7 +8,8 @@
 //! version is a new script (a new SHA) and old and new nodes can run side by
 //! side during an upgrade. CAS tokens are minted by the client (random
 //! 64-bit start, see `TokenSource`) and compared as strings, so Lua's
-//! doubles never round them. TTLs are Redis key expiries (milliseconds).
+//! doubles never round them. TTLs are Redis key expiries (milliseconds, rounded
+//! up).
 //!
 //! Durability is read from the server at connect time: `appendonly yes` or
 //! a non-empty `save` schedule means durable. Managed services that disable
@@ -27,7 +28,7 @@ use redis::{RedisError, Script, Value};
 
 use crate::{
     Cas, Condition, Durability, Record, Store, StoreError, Table, TokenSource, Ttl, check_key,
-    guard,
+    check_write,
 };
 
 /// How to reach Redis.
@@ -116,6 +117,11 @@ redis.call('DEL', KEYS[1])
 return 1
 ";
 
+/// Longest TTL sent, in ms (about 285,000 years): exact as a Lua number and
+/// far from `PEXPIRE`'s overflow, which would fail the script after its
+/// `HSET` had already run.
+const MAX_TTL_MS: u64 = 1 << 53;
+
 fn map_err(e: RedisError) -> StoreError {
     if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
         StoreError::Unavailable(format!("redis: {e}"))
@@ -126,6 +132,10 @@ fn map_err(e: RedisError) -> StoreError {
 
 fn redis_key(table: &Table, key: &str) -> String {
     format!("cw:{}:{key}", table.name())
+}
+
+fn script_reply(script: &str, n: i64) -> StoreError {
+    StoreError::Backend(format!("redis: the {script} script returned {n}"))
 }
 
 fn condition_args(c: Condition) -> (&'static str, String) {
@@ -317,18 +327,19 @@ impl Store for RedisStore {
         let Value::Array(fields) = v else {
             return Err(StoreError::Backend("HMGET: unexpected reply".into()));
         };
-        match (fields.first(), fields.get(1)) {
-            (Some(Value::BulkString(v)), Some(Value::BulkString(c))) => {
-                let cas = std::str::from_utf8(c)
+        let mut fields = fields.into_iter();
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some(Value::BulkString(v)), Some(Value::BulkString(c)), None) => {
+                let cas = std::str::from_utf8(&c)
                     .ok()
                     .and_then(|c| c.parse().ok())
                     .ok_or_else(|| StoreError::Corrupt(format!("bad CAS on {k}")))?;
                 Ok(Some(Record {
-                    value: Bytes::copy_from_slice(v),
+                    value: Bytes::from(v),
                     cas: Cas(cas),
                 }))
             }
-            (Some(Value::Nil), Some(Value::Nil)) => Ok(None),
+            (Some(Value::Nil), Some(Value::Nil), None) => Ok(None),
             _ => Err(StoreError::Corrupt(format!(
                 "{k} is not a clearwater record"
             ))),
@@ -343,20 +354,10 @@ impl Store for RedisStore {
         condition: Condition,
         ttl: Ttl,
     ) -> Result<Cas, StoreError> {
-        check_key(table, key)?;
-        guard(self.durability, table)?;
-        if value.len() > self.max_value {
-            return Err(StoreError::TooLarge {
-                size: value.len(),
-                max: self.max_value,
-            });
-        }
+        check_write(self.durability, table, key, &value, self.max_value)?;
         let (mode, expected) = condition_args(condition);
         let cas = self.tokens.next();
-        let ttl_ms = match ttl {
-            Ttl::Forever => 0,
-            Ttl::After(d) => u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1),
-        };
+        let ttl_ms = ttl.ceil_ms().map_or(0, |ms| ms.min(MAX_TTL_MS));
         let mut inv = self.set_script.key(redis_key(table, key));
         inv.arg(mode)
             .arg(expected)
@@ -365,7 +366,8 @@ impl Store for RedisStore {
             .arg(ttl_ms);
         match self.invoke(&inv).await? {
             1 => Ok(Cas(cas)),
-            _ => Err(StoreError::Conflict),
+            0 => Err(StoreError::Conflict),
+            n => Err(script_reply("set", n)),
         }
     }
 
@@ -382,7 +384,8 @@ impl Store for RedisStore {
         match self.invoke(&inv).await? {
             1 => Ok(true),
             0 => Ok(false),
-            _ => Err(StoreError::Conflict),
+            -1 => Err(StoreError::Conflict),
+            n => Err(script_reply("delete", n)),
         }
     }
 
@@ -390,15 +393,16 @@ impl Store for RedisStore {
         table.validate()?;
         let prefix = format!("cw:{}:", table.name());
         let pattern = format!("{prefix}*");
-        let mut keys = Vec::new();
-        match &self.conn {
-            Conn::Single(_) => keys = self.scan(&pattern, None).await?,
+        let mut keys = match &self.conn {
+            Conn::Single(_) => self.scan(&pattern, None).await?,
             Conn::Cluster(_) => {
+                let mut keys = Vec::new();
                 for node in self.masters().await? {
                     keys.extend(self.scan(&pattern, Some(&node)).await?);
                 }
+                keys
             }
-        }
+        };
         keys.sort_unstable();
         keys.dedup();
         Ok(keys

@@ -39,15 +39,16 @@
 //! supported (memcached cannot enumerate them).
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::future::join_all;
 
-use crate::memcached::{MemcachedConfig, MemcachedStore, MetaKey, Mode, meta_key};
+use crate::memcached::{MemcachedConfig, MemcachedStore, MetaKey, Mode, encode_key, meta_key};
 use crate::{
-    Cas, Condition, Durability, Record, Store, StoreError, Table, TokenSource, Ttl, guard,
+    Cas, Condition, Durability, Record, Store, StoreError, Table, TokenSource, Ttl, check_write,
+    unix_ms,
 };
 
 /// Buckets the key space is cut into.
@@ -218,12 +219,6 @@ fn stable_hash(parts: &[&[u8]]) -> u64 {
     h ^ (h >> 31)
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl ReplicatedStore {
     /// A store over `config.servers`; connections are made on first use.
     pub fn new(config: ReplicatedConfig) -> Result<ReplicatedStore, StoreError> {
@@ -253,6 +248,16 @@ impl ReplicatedStore {
         })
     }
 
+    /// The largest value every server takes inside an envelope.
+    fn max_value(&self) -> usize {
+        self.servers
+            .iter()
+            .map(|s| s.mc.max_value())
+            .min()
+            .unwrap_or(0)
+            .saturating_sub(ENVELOPE)
+    }
+
     /// The bucket of `key`.
     fn bucket(key: &MetaKey) -> u64 {
         stable_hash(&[key.text().as_bytes()]) % BUCKETS
@@ -276,12 +281,7 @@ impl ReplicatedStore {
         let now = Instant::now();
         let ranking = self.ranking(key);
         let want = self.config.replicas.max(1);
-        let mut candidates = ranking
-            .iter()
-            .copied()
-            .filter(|&i| self.servers[i].is_up(now))
-            .collect::<Vec<_>>()
-            .into_iter();
+        let mut candidates = ranking.into_iter().filter(|&i| self.servers[i].is_up(now));
         let mut copies = Vec::new();
         let mut last_error = None;
         while copies.len() < want {
@@ -315,23 +315,24 @@ impl ReplicatedStore {
         Ok(copies)
     }
 
-    /// Writes `envelope` to `server` unless it already holds that version or
-    /// a newer one. `Ok(true)` when the server holds it (or newer) after.
+    /// Writes `envelope` (encoded as `bytes`) to `server` unless it already
+    /// holds that version or a newer one. `Ok(true)` when the server holds it
+    /// (or newer) after.
     async fn copy_to(
         &self,
         server: usize,
         key: &MetaKey,
         envelope: &Envelope,
+        bytes: &[u8],
         mut seen: Option<(Envelope, u64)>,
         ttl: Ttl,
     ) -> Result<bool, StoreError> {
         let mc = &self.servers[server].mc;
-        let bytes = envelope.encode();
         for _ in 0..COPY_ATTEMPTS {
             let write = match &seen {
                 Some((e, _)) if e.rank() >= envelope.rank() => return Ok(true),
-                Some((_, cas)) => mc.raw_set(key, &bytes, ttl, Some(*cas), Mode::Set).await,
-                None => mc.raw_set(key, &bytes, ttl, None, Mode::Add).await,
+                Some((_, cas)) => mc.raw_set(key, bytes, ttl, Some(*cas), Mode::Set).await,
+                None => mc.raw_set(key, bytes, ttl, None, Mode::Add).await,
             };
             match write {
                 Ok(_) => return Ok(true),
@@ -347,7 +348,8 @@ impl ReplicatedStore {
         Ok(false)
     }
 
-    /// The conditional write shared by set and delete.
+    /// The conditional write shared by set and delete (the caller has
+    /// checked the value against [`ReplicatedStore::max_value`]).
     async fn write(
         &self,
         key: &MetaKey,
@@ -361,7 +363,7 @@ impl ReplicatedStore {
             .iter()
             .filter_map(|c| c.found.as_ref().map(|(e, _)| e))
             .max_by_key(|e| e.rank());
-        let now = now_ms();
+        let now = unix_ms();
         let live = newest.filter(|e| !e.tombstone && !e.expired(now));
         match (condition, live) {
             (Condition::Any, _) | (Condition::Absent, None) => {}
@@ -382,25 +384,13 @@ impl ReplicatedStore {
         } else {
             ttl
         };
-        let expires_ms = match ttl {
-            Ttl::Forever => 0,
-            Ttl::After(d) => now
-                .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-                .max(1),
-        };
         let envelope = Envelope {
             version,
             written_ms: now,
-            expires_ms,
+            expires_ms: ttl.deadline_ms(now),
             tombstone,
             value,
         };
-        if envelope.value.len() + ENVELOPE > self.servers[copies[0].server].mc.max_value() {
-            return Err(StoreError::TooLarge {
-                size: envelope.value.len(),
-                max: self.servers[copies[0].server].mc.max_value() - ENVELOPE,
-            });
-        }
         // The first replica orders concurrent writers.
         let first = &copies[0];
         let mc = &self.servers[first.server].mc;
@@ -420,11 +410,11 @@ impl ReplicatedStore {
         let mut held = 1;
         let others = copies.into_iter().skip(1);
         let results = join_all(others.map(|c| {
-            let env = &envelope;
+            let (env, bytes) = (&envelope, &bytes);
             async move {
                 (
                     c.server,
-                    self.copy_to(c.server, key, env, c.found, ttl).await,
+                    self.copy_to(c.server, key, env, bytes, c.found, ttl).await,
                 )
             }
         }))
@@ -464,23 +454,26 @@ impl Store for ReplicatedStore {
         else {
             return Ok(None);
         };
-        let now = now_ms();
+        let now = unix_ms();
         if newest.tombstone || newest.expired(now) {
             return Ok(None);
         }
         // Read repair: bring replicas that are behind up to date (best
         // effort), with what is left of the record's lifetime.
+        let mut bytes = None;
         for c in &copies {
             let behind = c
                 .found
                 .as_ref()
                 .is_none_or(|(e, _)| e.rank() < newest.rank());
             if behind {
+                let bytes = bytes.get_or_insert_with(|| newest.encode());
                 let _ = self
                     .copy_to(
                         c.server,
                         &k,
                         &newest,
+                        bytes,
                         c.found.clone(),
                         newest.remaining(now),
                     )
@@ -501,8 +494,8 @@ impl Store for ReplicatedStore {
         condition: Condition,
         ttl: Ttl,
     ) -> Result<Cas, StoreError> {
-        guard(self.durability(), table)?;
-        let k = meta_key(table, key)?;
+        check_write(self.durability(), table, key, &value, self.max_value())?;
+        let k = encode_key(table, key)?;
         self.write(&k, value, false, condition, ttl)
             .await?
             .ok_or(StoreError::Backend("write produced no version".into()))
@@ -540,8 +533,51 @@ mod tests {
             value: Bytes::from_static(b"data"),
         };
         assert_eq!(Envelope::decode(e.encode()).unwrap(), e);
+        let t = Envelope {
+            version: u64::MAX,
+            written_ms: 1,
+            expires_ms: 1_700_000_300_000,
+            tombstone: true,
+            value: Bytes::new(),
+        };
+        assert_eq!(Envelope::decode(t.encode()).unwrap(), t);
         assert!(Envelope::decode(Bytes::from_static(b"plain value")).is_err());
         assert!(Envelope::decode(Bytes::from_static(b"\xce\x01short")).is_err());
+    }
+
+    #[tokio::test]
+    async fn too_large_is_refused_before_any_round_trip_by_the_smallest_limit() {
+        // Nothing listens on these: a request would be `Unavailable`.
+        let mut config = ReplicatedConfig::new(["127.0.0.1:1", "127.0.0.1:2"]);
+        config.servers[1].max_value = 1000;
+        let store = ReplicatedStore::new(config).unwrap();
+        let t = Table::ephemeral("t");
+        let r = store
+            .set(
+                &t,
+                "k",
+                Bytes::from(vec![0; 1000 - ENVELOPE + 1]),
+                Condition::Any,
+                Ttl::Forever,
+            )
+            .await;
+        assert_eq!(
+            r,
+            Err(StoreError::TooLarge {
+                size: 1000 - ENVELOPE + 1,
+                max: 1000 - ENVELOPE
+            })
+        );
+        let r = store
+            .set(
+                &t,
+                "k",
+                Bytes::from(vec![0; 1000 - ENVELOPE]),
+                Condition::Any,
+                Ttl::Forever,
+            )
+            .await;
+        assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
     }
 
     #[test]
@@ -550,7 +586,7 @@ mod tests {
         let store = ReplicatedStore::new(config).unwrap();
         let mut first = [0usize; 3];
         for i in 0..3000 {
-            let k = MetaKey::new(&format!("reg:sip:user{i}@example.com")).unwrap();
+            let k = MetaKey::new(format!("reg:sip:user{i}@example.com")).unwrap();
             let r = store.ranking(&k);
             assert_eq!(r, store.ranking(&k));
             first[r[0]] += 1;

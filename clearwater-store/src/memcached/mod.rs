@@ -13,7 +13,7 @@
 mod proto;
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -21,7 +21,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use crate::{Cas, Condition, Durability, Record, Store, StoreError, Table, Ttl, check_key, guard};
+use crate::{
+    Cas, Condition, Durability, Record, Store, StoreError, Table, Ttl, check_key, check_write,
+    unix_ms,
+};
 pub(crate) use proto::{MetaKey, Mode, Response};
 
 /// How to reach one memcached server.
@@ -172,7 +175,8 @@ impl MemcachedStore {
     }
 
     /// `ms`: stores `value` (add, set, or set-if-CAS); `Conflict` when the
-    /// condition fails.
+    /// condition fails. The caller has checked the size against
+    /// [`MemcachedStore::max_value`].
     pub(crate) async fn raw_set(
         &self,
         key: &MetaKey,
@@ -181,12 +185,6 @@ impl MemcachedStore {
         cas: Option<u64>,
         mode: Mode,
     ) -> Result<u64, StoreError> {
-        if value.len() > self.config.max_value {
-            return Err(StoreError::TooLarge {
-                size: value.len(),
-                max: self.config.max_value,
-            });
-        }
         let mut req = BytesMut::with_capacity(64 + value.len());
         proto::set(&mut req, key, value, ttl_field(ttl), cas, mode);
         match self.request(&req).await? {
@@ -225,10 +223,16 @@ fn unexpected(r: Response) -> StoreError {
     }
 }
 
-/// The key memcached sees for `key` of `table`.
+/// The key memcached sees for `key` of `table`, after checking both.
 pub(crate) fn meta_key(table: &Table, key: &str) -> Result<MetaKey, StoreError> {
     check_key(table, key)?;
-    MetaKey::new(&format!("{}:{key}", table.name())).ok_or(StoreError::InvalidKey(
+    encode_key(table, key)
+}
+
+/// The key memcached sees for `key` of `table`, already checked (by
+/// [`check_write`]).
+pub(crate) fn encode_key(table: &Table, key: &str) -> Result<MetaKey, StoreError> {
+    MetaKey::new(format!("{}:{key}", table.name())).ok_or(StoreError::InvalidKey(
         "too long for memcached (250 bytes with the table prefix, 186 if not printable ASCII)",
     ))
 }
@@ -240,15 +244,14 @@ fn ttl_field(ttl: Ttl) -> u64 {
     match ttl {
         Ttl::Forever => 0,
         Ttl::After(d) => {
-            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-            let secs = secs.max(1);
+            let secs = d
+                .as_secs()
+                .saturating_add(u64::from(d.subsec_nanos() > 0))
+                .max(1);
             if secs <= THIRTY_DAYS {
                 secs
             } else {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                now + secs
+                (unix_ms() / 1000).saturating_add(secs)
             }
         }
     }
@@ -272,8 +275,8 @@ impl Store for MemcachedStore {
         condition: Condition,
         ttl: Ttl,
     ) -> Result<Cas, StoreError> {
-        guard(self.durability(), table)?;
-        let k = meta_key(table, key)?;
+        check_write(self.durability(), table, key, &value, self.config.max_value)?;
+        let k = encode_key(table, key)?;
         let (cas, mode) = match condition {
             Condition::Any => (None, Mode::Set),
             Condition::Absent => (None, Mode::Add),
@@ -315,5 +318,6 @@ mod tests {
         assert_eq!(ttl_field(Ttl::After(Duration::from_millis(1500))), 2);
         assert_eq!(ttl_field(Ttl::secs(2_592_000)), 2_592_000);
         assert!(ttl_field(Ttl::secs(2_592_001)) > 1_700_000_000, "absolute");
+        assert_eq!(ttl_field(Ttl::After(Duration::MAX)), u64::MAX, "saturates");
     }
 }

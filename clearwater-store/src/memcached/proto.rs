@@ -3,6 +3,8 @@
 //! needs: value and CAS on get; add / set / compare-and-set with TTL and the
 //! new CAS returned; delete with an optional CAS.
 
+use std::fmt::Write as _;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 /// A key as sent: printable ASCII as is, anything else base64 with the `b`
@@ -19,11 +21,11 @@ pub(crate) const MAX_KEY: usize = 250;
 impl MetaKey {
     /// The key for `raw` (already namespaced), or `None` when it cannot be
     /// expressed in 250 bytes.
-    pub(crate) fn new(raw: &str) -> Option<MetaKey> {
+    pub(crate) fn new(raw: String) -> Option<MetaKey> {
         let plain = raw.bytes().all(|c| (0x21..=0x7e).contains(&c));
         if plain && raw.len() <= MAX_KEY {
             return Some(MetaKey {
-                text: raw.to_owned(),
+                text: raw,
                 base64: false,
             });
         }
@@ -96,11 +98,11 @@ pub(crate) fn set(
 ) {
     out.extend_from_slice(b"ms ");
     key.write(out);
-    out.extend_from_slice(format!(" {}", value.len()).as_bytes());
+    number(out, " ", value.len());
     key.flag(out);
-    out.extend_from_slice(format!(" c T{ttl}").as_bytes());
+    number(out, " c T", ttl);
     if let Some(c) = cas {
-        out.extend_from_slice(format!(" C{c}").as_bytes());
+        number(out, " C", c);
     }
     if mode == Mode::Add {
         out.extend_from_slice(b" ME");
@@ -116,9 +118,16 @@ pub(crate) fn delete(out: &mut BytesMut, key: &MetaKey, cas: Option<u64>) {
     key.write(out);
     key.flag(out);
     if let Some(c) = cas {
-        out.extend_from_slice(format!(" C{c}").as_bytes());
+        number(out, " C", c);
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// `prefix` and `n` in decimal, written in place.
+fn number(out: &mut BytesMut, prefix: &str, n: impl std::fmt::Display) {
+    out.extend_from_slice(prefix.as_bytes());
+    // Writing to a `BytesMut` cannot fail.
+    let _ = write!(out, "{n}");
 }
 
 /// A response.
@@ -217,35 +226,35 @@ mod tests {
 
     #[test]
     fn keys() {
-        let k = MetaKey::new("reg:sip:alice@example.com").unwrap();
+        let k = MetaKey::new("reg:sip:alice@example.com".into()).unwrap();
         assert!(!k.base64);
-        let k = MetaKey::new("reg:with space").unwrap();
+        let k = MetaKey::new("reg:with space".into()).unwrap();
         assert!(k.base64);
         assert_eq!(k.text, "cmVnOndpdGggc3BhY2U=");
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
-        assert!(MetaKey::new(&"x".repeat(250)).is_some());
-        assert!(MetaKey::new(&"x".repeat(251)).is_none());
+        assert!(MetaKey::new("x".repeat(250)).is_some());
+        assert!(MetaKey::new("x".repeat(251)).is_none());
         assert!(
-            MetaKey::new(&" ".repeat(186)).is_some(),
+            MetaKey::new(" ".repeat(186)).is_some(),
             "186 bytes: 248 in base64"
         );
-        assert!(MetaKey::new(&" ".repeat(187)).is_none());
+        assert!(MetaKey::new(" ".repeat(187)).is_none());
     }
 
     #[test]
     fn requests() {
-        let k = MetaKey::new("t:k").unwrap();
+        let k = MetaKey::new("t:k".into()).unwrap();
         let mut b = BytesMut::new();
         get(&mut b, &k);
         set(&mut b, &k, b"val", 30, Some(7), Mode::Set);
         set(&mut b, &k, b"", 0, None, Mode::Add);
         delete(&mut b, &k, None);
-        delete(&mut b, &MetaKey::new("t:a b").unwrap(), Some(9));
+        delete(&mut b, &MetaKey::new("t:a b".into()).unwrap(), Some(9));
         set(
             &mut b,
-            &MetaKey::new("t:a b").unwrap(),
+            &MetaKey::new("t:a b".into()).unwrap(),
             b"v",
             1,
             None,
