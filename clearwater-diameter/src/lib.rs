@@ -41,6 +41,9 @@ pub mod cx;
 pub mod message;
 mod validate;
 
+#[cfg(feature = "runtime")]
+pub mod runtime;
+
 pub use avp::{Avp, AvpCode, AvpFlags, AvpIter, AvpType};
 pub use codes::{ApplicationId, CommandCode, CommandFlags, ResultCode, vendor};
 pub use message::{Framing, Message, frame};

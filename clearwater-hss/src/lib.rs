@@ -5,23 +5,97 @@
 //! * [`milenage`]: the 3GPP Milenage algorithm set (TS 35.206) and AKA
 //!   authentication vectors, with SQN management and re-synchronisation;
 //! * [`subscription`]: the IMS subscription model and its XML (TS 29.228
-//!   Annex E, the Cx User-Data).
-//!
-//! The `Hss` trait, its backends and the Homestead HTTP APIs come next.
+//!   Annex E, the Cx User-Data);
+//! * [`hss`]: the [`Hss`] trait, the Cx operations (MAR, SAR, UAR, LIR and
+//!   inbound PPR/RTR) the CSCFs need, in plain Rust types.
 
+pub mod hss;
+#[cfg(feature = "runtime")]
+pub mod http;
 pub mod milenage;
 pub mod subscription;
+
+pub use hss::{
+    AssignmentType, AuthRequest, AuthScheme, AuthVector, AuthorizationType, Capabilities,
+    ChargingAddresses, DigestVector, Hss, HssEvent, HssListener, LocationQuery, RegData,
+    RegistrationState, Resync, SelectionResult, ServerAssignment, ServerSelection,
+    UserAuthorization,
+};
 
 /// The one error type of this crate.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HssError {
-    /// A document (IMS subscription XML, a provisioning body) that cannot be
-    /// accepted, with the reason.
+    /// A document (IMS subscription XML, a provisioning body) or request
+    /// that cannot be accepted, with the reason.
     #[error("invalid document: {0}")]
     Invalid(String),
     /// Authentication material that does not verify (an AUTS whose MAC-S
     /// is wrong, a key of the wrong length).
     #[error("authentication failure: {0}")]
     Auth(String),
+    /// The identity is unknown (DIAMETER_ERROR_USER_UNKNOWN 5001).
+    #[error("user unknown: {0}")]
+    UserUnknown(String),
+    /// The private and public identities do not belong together
+    /// (DIAMETER_ERROR_IDENTITIES_DONT_MATCH 5002).
+    #[error("identities do not match: {0}")]
+    IdentitiesDontMatch(String),
+    /// The identity is not registered (DIAMETER_ERROR_IDENTITY_NOT_REGISTERED
+    /// 5003).
+    #[error("identity not registered: {0}")]
+    NotRegistered(String),
+    /// The HSS refused: roaming not allowed (5004), authorization rejected
+    /// (5003 base), auth scheme not supported (5006), and other permanent
+    /// Cx failures, with the result code.
+    #[error("rejected ({code}): {reason}")]
+    Rejected {
+        /// The Result-Code or Experimental-Result-Code.
+        code: u32,
+        /// What the HSS or backend said.
+        reason: String,
+    },
+    /// The backend (store, Diameter peer, Homestead) cannot be reached or
+    /// is too busy; the request may be retried.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The backend did not answer in time.
+    #[error("timeout: {0}")]
+    Timeout(String),
+}
+
+impl HssError {
+    /// The Cx result for this error: `(vendor, code)`, vendor 10415 for an
+    /// Experimental-Result, 0 for a base Result-Code.
+    pub fn cx_result(&self) -> (u32, u32) {
+        match self {
+            HssError::Invalid(_) => (0, 5004),
+            HssError::Auth(_) => (0, 4001),
+            HssError::UserUnknown(_) => (10415, 5001),
+            HssError::IdentitiesDontMatch(_) => (10415, 5002),
+            HssError::NotRegistered(_) => (10415, 5003),
+            HssError::Rejected { code, .. } => {
+                if (5001..=5999).contains(code) && *code != 5003 {
+                    (10415, *code)
+                } else {
+                    (0, *code)
+                }
+            }
+            HssError::Unavailable(_) | HssError::Timeout(_) => (0, 3004),
+        }
+    }
+
+    /// Homestead's HTTP status for this error: 400 bad input, 403 refused,
+    /// 404 unknown or mismatched identities, 503 unavailable, 504 timeout.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            HssError::Invalid(_) => 400,
+            HssError::Auth(_) | HssError::Rejected { .. } => 403,
+            HssError::UserUnknown(_)
+            | HssError::IdentitiesDontMatch(_)
+            | HssError::NotRegistered(_) => 404,
+            HssError::Unavailable(_) => 503,
+            HssError::Timeout(_) => 504,
+        }
+    }
 }

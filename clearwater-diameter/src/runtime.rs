@@ -1,0 +1,1 @@
+//! The tokio TCP driver (feature `runtime`).

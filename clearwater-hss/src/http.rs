@@ -1,0 +1,194 @@
+//! What the Homestead (8888) and Homestead-prov (8889) services share: the
+//! shared-secret API keys, error bodies and the connection loop.
+//!
+//! ## API keys
+//!
+//! Clearwater protects its HTTP APIs with shared secrets. A service built
+//! with a non-empty [`ApiKeys`] refuses every request that does not carry
+//! one of the keys in the `NGV-API-Key` header (Clearwater's name) or as
+//! `Authorization: Bearer <key>`, with `401` and a reason. Keys are compared
+//! in constant time. An empty set means the service is open (for loopback
+//! deployments and tests).
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// The header Clearwater uses for its shared-secret API keys.
+pub const API_KEY_HEADER: &str = "NGV-API-Key";
+
+/// A set of accepted shared-secret API keys (see the [module docs](self)).
+#[derive(Clone, Default)]
+pub struct ApiKeys {
+    keys: Arc<Vec<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKeys({} keys)", self.keys.len())
+    }
+}
+
+impl ApiKeys {
+    /// No keys: every request is accepted.
+    pub fn open() -> ApiKeys {
+        ApiKeys::default()
+    }
+
+    /// Accepts requests carrying any of `keys` (empty keys are ignored).
+    pub fn new<I, S>(keys: I) -> ApiKeys
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ApiKeys {
+            keys: Arc::new(
+                keys.into_iter()
+                    .map(|k| k.as_ref().as_bytes().to_vec())
+                    .filter(|k| !k.is_empty())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Whether no key is required.
+    pub fn is_open(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Checks a request's headers.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        if self.is_open() {
+            return Ok(());
+        }
+        let offered = headers
+            .get(API_KEY_HEADER)
+            .map(|v| v.as_bytes())
+            .or_else(|| {
+                headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+            });
+        let Some(offered) = offered else {
+            return Err("missing API key (NGV-API-Key header)");
+        };
+        // Check every key, so the time taken does not say which matched.
+        let mut ok = false;
+        for k in self.keys.iter() {
+            ok |= ct_eq(k, offered);
+        }
+        if ok { Ok(()) } else { Err("wrong API key") }
+    }
+
+    /// Wraps `router` so that every route checks the key.
+    pub fn protect<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
+        if self.is_open() {
+            return router;
+        }
+        let keys = self.clone();
+        router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            let keys = keys.clone();
+            async move {
+                match keys.check(req.headers()) {
+                    Ok(()) => next.run(req).await,
+                    Err(reason) => error(StatusCode::UNAUTHORIZED, reason),
+                }
+            }
+        }))
+    }
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An error response: `status` with a JSON body `{"reason": ...}`.
+pub fn error(status: StatusCode, reason: &str) -> Response {
+    let body = serde_json::json!({ "reason": reason }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Connection limits for [`serve`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServeConfig {
+    /// Most connections served at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Time allowed to read a request's headers.
+    pub header_timeout: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> ServeConfig {
+        ServeConfig {
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `router` on `listener` (HTTP/1.1) until the future is dropped;
+/// the connections are owned by the future and end with it. Returns only
+/// on a listener error.
+pub async fn serve(listener: TcpListener, router: Router, config: ServeConfig) -> io::Result<()> {
+    let service = TowerToHyperService::new(router);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                if connections.len() >= config.max_connections {
+                    tracing::warn!("connection limit {} reached", config.max_connections);
+                    drop(stream);
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(config.header_timeout)
+                    .serve_connection(TokioIo::new(stream), service.clone());
+                connections.spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!("HTTP connection: {e}");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn keys_are_checked() {
+        let keys = ApiKeys::new(["secret", ""]);
+        let mut h = HeaderMap::new();
+        assert!(keys.check(&h).is_err());
+        h.insert(API_KEY_HEADER, HeaderValue::from_static("secreT"));
+        assert_eq!(keys.check(&h), Err("wrong API key"));
+        h.insert(API_KEY_HEADER, HeaderValue::from_static("secret"));
+        assert_eq!(keys.check(&h), Ok(()));
+        let mut b = HeaderMap::new();
+        b.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer secret"));
+        assert_eq!(keys.check(&b), Ok(()));
+        assert!(ApiKeys::open().check(&HeaderMap::new()).is_ok());
+        assert!(ApiKeys::new([""]).is_open());
+    }
+}
