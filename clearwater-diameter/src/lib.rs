@@ -30,8 +30,11 @@
 //!   is re-sent as zeros).
 //! * Grouped AVPs are built from their children at construction
 //!   ([`Avp::grouped`]) and decoded on demand ([`Avp::children`]).
-//! * The peer state machine (CER/CEA, DWR/DWA, DPR/DPA), the TCP driver and
-//!   the typed Cx commands build on this layer.
+//! * [`peer::Peer`] is the sans-IO peer state machine (CER/CEA, the RFC
+//!   3539 watchdog, DPR/DPA, back-off, identifiers, timeouts);
+//!   `runtime::Node` (feature `runtime`, default) drives peers over tokio
+//!   TCP and routes by realm with failover. Fuzzers and embedders with
+//!   their own I/O build with `default-features = false`.
 
 use bytes::Bytes;
 
@@ -39,6 +42,7 @@ pub mod avp;
 pub mod codes;
 pub mod cx;
 pub mod message;
+pub mod peer;
 mod validate;
 
 #[cfg(feature = "runtime")]
