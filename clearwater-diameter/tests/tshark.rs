@@ -12,8 +12,12 @@ use std::process::Command;
 use bytes::Bytes;
 use clearwater_diameter::avp::code;
 use clearwater_diameter::cx::{
-    CxRouting, MultimediaAuthRequest, ServerAssignmentRequest, ServerAssignmentType,
-    cx_application, scheme,
+    ChargingInformation, CxResult, CxRouting, DeregistrationReason, LocationInfoAnswer,
+    LocationInfoRequest, MultimediaAuthAnswer, MultimediaAuthRequest, Origin, PushProfileAnswer,
+    PushProfileRequest, ReasonCode, RegistrationTerminationAnswer, RegistrationTerminationRequest,
+    ServerAssignmentAnswer, ServerAssignmentRequest, ServerAssignmentType, ServerCapabilities,
+    SipAuthDataItem, SipDigestAuthenticate, UserAuthorizationAnswer, UserAuthorizationRequest,
+    UserAuthorizationType, cx_application, scheme,
 };
 use clearwater_diameter::{ApplicationId, Avp, CommandCode, DiameterError, Message, ResultCode};
 
@@ -104,6 +108,11 @@ fn messages() -> Vec<Message> {
     let dwr = Message::request(CommandCode::DEVICE_WATCHDOG, ApplicationId::COMMON)
         .with(Avp::utf8(code::ORIGIN_HOST, "scscf.example.com"))
         .with(Avp::utf8(code::ORIGIN_REALM, "example.com"));
+    let dwa = dwr
+        .answer()
+        .with(Avp::u32(code::RESULT_CODE, ResultCode::SUCCESS.0))
+        .with(Avp::utf8(code::ORIGIN_HOST, "hss.example.com"))
+        .with(Avp::utf8(code::ORIGIN_REALM, "example.com"));
     let mar = MultimediaAuthRequest {
         routing: routing(),
         user_name: "alice@example.com".into(),
@@ -159,7 +168,8 @@ fn messages() -> Vec<Message> {
             "aaa://cdf.example.com:3868",
         )],
     ));
-    let mut msgs = vec![cer, cea, dwr, mar, maa, sar, saa];
+    let mut msgs = vec![cer, cea, dwr, dwa, mar, maa, sar, saa];
+    msgs.extend(typed_cx());
     for (i, m) in msgs.iter_mut().enumerate() {
         m.hop_by_hop = 100 + (i as u32 / 2);
         m.end_to_end = 200 + (i as u32 / 2);
@@ -167,6 +177,130 @@ fn messages() -> Vec<Message> {
     }
     msgs
 }
+
+/// Every typed Cx command and answer, each answer built from its request.
+fn typed_cx() -> Vec<Message> {
+    let hss = Origin::new("hss.example.com", "example.com");
+    let scscf = Origin::new("scscf.example.com", "example.com");
+    let to_scscf = CxRouting {
+        session_id: "hss.example.com;3;4".into(),
+        origin_host: "hss.example.com".into(),
+        origin_realm: "example.com".into(),
+        destination_realm: "example.com".into(),
+        destination_host: Some("scscf.example.com".into()),
+    };
+    let charging = ChargingInformation {
+        primary_event: Some("aaa://ecf.example.com".into()),
+        secondary_event: None,
+        primary_collection: Some("aaa://ccf1.example.com:3868".into()),
+        secondary_collection: Some("aaa://ccf2.example.com".into()),
+    };
+    let uar = UserAuthorizationRequest {
+        routing: routing(),
+        user_name: "alice@example.com".into(),
+        public_identity: "sip:alice@example.com".into(),
+        visited_network: Bytes::from_static(b"visited.example.org"),
+        authorization_type: Some(UserAuthorizationType::REGISTRATION_AND_CAPABILITIES),
+        uar_flags: Some(0),
+    }
+    .to_message();
+    let uaa = UserAuthorizationAnswer {
+        server_capabilities: Some(ServerCapabilities {
+            mandatory: vec![1],
+            optional: vec![2, 3],
+            server_names: vec!["sip:scscf.example.com".into()],
+        }),
+        ..UserAuthorizationAnswer::new(hss.clone(), CxResult::cx(ResultCode::CX_FIRST_REGISTRATION))
+    }
+    .to_message(&uar);
+    let lir = LocationInfoRequest {
+        routing: routing(),
+        public_identity: "sip:bob@example.com".into(),
+        originating: true,
+        authorization_type: Some(UserAuthorizationType::REGISTRATION),
+    }
+    .to_message();
+    let lia = LocationInfoAnswer {
+        server_name: Some("sip:scscf.example.com".into()),
+        wildcarded_impu: Some("sip:!.*!@example.com".into()),
+        ..LocationInfoAnswer::new(hss.clone(), CxResult::SUCCESS)
+    }
+    .to_message(&lir);
+    let mar = MultimediaAuthRequest {
+        routing: routing(),
+        user_name: "alice@example.com".into(),
+        public_identity: "sip:alice@example.com".into(),
+        server_name: "sip:scscf.example.com".into(),
+        number_auth_items: 2,
+        scheme: scheme::UNKNOWN.into(),
+        authorization: None,
+    }
+    .to_message();
+    let maa = MultimediaAuthAnswer {
+        user_name: Some("alice@example.com".into()),
+        public_identity: Some("sip:alice@example.com".into()),
+        number_auth_items: Some(2),
+        items: vec![
+            SipAuthDataItem::digest(SipDigestAuthenticate {
+                realm: "example.com".into(),
+                qop: "auth".into(),
+                ha1: "8e5a1f5e7bd9d0d16e2a4b5a7c1e5f3d".into(),
+                algorithm: Some("MD5".into()),
+            }),
+            SipAuthDataItem {
+                item_number: Some(2),
+                ..SipAuthDataItem::aka([1; 16], [2; 16], &[3; 8], [4; 16], [5; 16])
+            },
+        ],
+        ..MultimediaAuthAnswer::new(hss.clone(), CxResult::SUCCESS)
+    }
+    .to_message(&mar);
+    let sar = ServerAssignmentRequest {
+        routing: routing(),
+        user_name: Some("alice@example.com".into()),
+        public_identities: vec!["sip:alice@example.com".into()],
+        server_name: "sip:scscf.example.com".into(),
+        assignment_type: ServerAssignmentType::RE_REGISTRATION,
+        user_data_already_available: true,
+    }
+    .to_message();
+    let saa = ServerAssignmentAnswer {
+        user_name: Some("alice@example.com".into()),
+        user_data: Some(USER_DATA.into()),
+        charging_information: Some(charging.clone()),
+        associated_identities: vec!["alice@example.com".into()],
+        ..ServerAssignmentAnswer::new(hss.clone(), CxResult::SUCCESS)
+    }
+    .to_message(&sar);
+    let rtr = RegistrationTerminationRequest {
+        routing: to_scscf.clone(),
+        user_name: "alice@example.com".into(),
+        associated_identities: vec!["alice2@example.com".into()],
+        public_identities: vec!["sip:alice@example.com".into()],
+        reason: DeregistrationReason {
+            code: ReasonCode::PERMANENT_TERMINATION,
+            info: Some("subscription ended".into()),
+        },
+    }
+    .to_message();
+    let rta = RegistrationTerminationAnswer {
+        associated_identities: vec!["alice2@example.com".into()],
+        ..RegistrationTerminationAnswer::new(scscf.clone(), CxResult::SUCCESS)
+    }
+    .to_message(&rtr);
+    let ppr = PushProfileRequest {
+        routing: to_scscf,
+        user_name: "alice@example.com".into(),
+        user_data: Some(USER_DATA.into()),
+        charging_information: Some(charging),
+        auth_data_item: None,
+    }
+    .to_message();
+    let ppa = PushProfileAnswer::new(scscf, CxResult::SUCCESS).to_message(&ppr);
+    vec![uar, uaa, lir, lia, mar, maa, sar, saa, rtr, rta, ppr, ppa]
+}
+
+const USER_DATA: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><IMSSubscription><PrivateID>alice@example.com</PrivateID><ServiceProfile><PublicIdentity><Identity>sip:alice@example.com</Identity></PublicIdentity></ServiceProfile></IMSSubscription>";
 
 #[test]
 fn tshark_dissects_our_messages_cleanly() {
@@ -238,14 +372,33 @@ fn tshark_dissects_our_messages_cleanly() {
     ] {
         assert!(!verbose.contains(bad), "tshark flagged {bad:?}:\n{verbose}");
     }
-    // The AKA material and grouped AVPs were understood.
+    // The AKA and digest material and grouped AVPs were understood.
     for good in [
         "SIP-Auth-Data-Item",
         "SIP-Authentication-Scheme: Digest-AKAv1-MD5",
+        "SIP-Authentication-Scheme: SIP Digest",
         "Confidentiality-Key",
+        "Integrity-Key",
+        "SIP-Digest-Authenticate",
+        "Digest-HA1: 8e5a1f5e7bd9d0d16e2a4b5a7c1e5f3d",
+        "Digest-Realm: example.com",
         "Vendor-Specific-Application-Id",
         "Server-Assignment-Type: REGISTRATION",
+        "Server-Assignment-Type: RE_REGISTRATION",
         "Charging-Information",
+        "Primary-Charging-Collection-Function-Name: aaa://ccf1.example.com:3868",
+        "Server-Capabilities",
+        "Mandatory-Capability: 1",
+        "User-Authorization-Type: REGISTRATION_AND_CAPABILITIES",
+        "Visited-Network-Identifier",
+        "Originating-Request: ORIGINATING",
+        "Wildcarded-IMPU: sip:!.*!@example.com",
+        "Deregistration-Reason",
+        "Reason-Code: PERMANENT_TERMINATION",
+        "Reason-Info: subscription ended",
+        "Associated-Identities",
+        "IMSSubscription",
+        "Experimental-Result-Code: DIAMETER_FIRST_REGISTRATION",
     ] {
         assert!(
             verbose.contains(good),
