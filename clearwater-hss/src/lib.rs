@@ -7,12 +7,38 @@
 //! * [`subscription`]: the IMS subscription model and its XML (TS 29.228
 //!   Annex E, the Cx User-Data);
 //! * [`hss`]: the [`Hss`] trait, the Cx operations (MAR, SAR, UAR, LIR and
-//!   inbound PPR/RTR) the CSCFs need, in plain Rust types.
+//!   inbound PPR/RTR) the CSCFs need, in plain Rust types;
+//! * [`digest`]: SIP digest HA1.
+//!
+//! With the `runtime` feature (default), the backends and services:
+//!
+//! * [`local`]: [`Provisioning`] (the subscriber master on a durable
+//!   `clearwater-store`) and [`LocalHss`], answering Cx from it;
+//! * [`cx`]: [`cx::CxHss`], Diameter Cx to a real HSS through
+//!   `clearwater_diameter::runtime::Node`;
+//! * [`cached`]: [`CachedHss`], Clearwater's registration-data cache in
+//!   front of any other backend, invalidated by PPR/RTR;
+//! * [`HttpHss`]: a client of the Homestead API, so Sprout runs apart
+//!   from Dime;
+//! * [`homestead`] and [`prov`]: the Homestead (8888) and Homestead-prov
+//!   (8889) compatible HTTP APIs, with [`http`] shared-secret API keys.
 
+#[cfg(feature = "runtime")]
+pub mod cached;
+#[cfg(feature = "runtime")]
+pub mod cx;
+pub mod digest;
+pub mod homestead;
 pub mod hss;
 #[cfg(feature = "runtime")]
 pub mod http;
+#[cfg(feature = "runtime")]
+mod http_client;
+#[cfg(feature = "runtime")]
+pub mod local;
 pub mod milenage;
+#[cfg(feature = "runtime")]
+pub mod prov;
 pub mod subscription;
 
 pub use hss::{
@@ -21,6 +47,13 @@ pub use hss::{
     RegistrationState, Resync, SelectionResult, ServerAssignment, ServerSelection,
     UserAuthorization,
 };
+
+#[cfg(feature = "runtime")]
+pub use cached::{CacheConfig, CachedHss};
+#[cfg(feature = "runtime")]
+pub use http_client::HttpHss;
+#[cfg(feature = "runtime")]
+pub use local::{LocalHss, Provisioning};
 
 /// The one error type of this crate.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
