@@ -97,15 +97,17 @@ impl ApiKeys {
             return router;
         }
         let keys = self.clone();
-        router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            let keys = keys.clone();
-            async move {
-                match keys.check(req.headers()) {
-                    Ok(()) => next.run(req).await,
-                    Err(reason) => error(StatusCode::UNAUTHORIZED, reason),
+        router.layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let keys = keys.clone();
+                async move {
+                    match keys.check(req.headers()) {
+                        Ok(()) => next.run(req).await,
+                        Err(reason) => error(StatusCode::UNAUTHORIZED, reason),
+                    }
                 }
-            }
-        }))
+            },
+        ))
     }
 }
 
@@ -186,7 +188,10 @@ mod tests {
         h.insert(API_KEY_HEADER, HeaderValue::from_static("secret"));
         assert_eq!(keys.check(&h), Ok(()));
         let mut b = HeaderMap::new();
-        b.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer secret"));
+        b.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer secret"),
+        );
         assert_eq!(keys.check(&b), Ok(()));
         assert!(ApiKeys::open().check(&HeaderMap::new()).is_ok());
         assert!(ApiKeys::new([""]).is_open());
