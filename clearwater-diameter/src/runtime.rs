@@ -564,6 +564,8 @@ async fn drive(
                     match (handler, info) {
                         (Some(h), Some(info)) => {
                             let tx = n.peers().iter().find(|e| e.id == id).map(|e| e.tx.clone());
+                            // The whole handler runs in its own task, so a
+                            // slow one never stalls this connection.
                             tokio::spawn(async move {
                                 let answer = h.handle(m, info).await;
                                 if let Some(tx) = tx {
