@@ -182,6 +182,22 @@ impl Message {
         }
     }
 
+    /// The header of a message (flags, command, application, identifiers)
+    /// with no AVPs and nothing checked: enough to answer a message whose
+    /// body cannot be decoded. `None` when `buf` is shorter than a header.
+    pub fn header(buf: &[u8]) -> Option<Message> {
+        let h: &[u8; HEADER_LEN] = buf.get(..HEADER_LEN)?.try_into().ok()?;
+        let word = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        Some(Message {
+            flags: CommandFlags(h[4]),
+            code: CommandCode(word(4) & 0x00ff_ffff),
+            application: ApplicationId(word(8)),
+            hop_by_hop: word(12),
+            end_to_end: word(16),
+            avps: Vec::new(),
+        })
+    }
+
     /// Decodes one whole message (`buf` holds exactly it, as [`frame`]
     /// delimited). Structural errors are refused with the Result-Code an
     /// answer would carry: 5011 version, 5015 message length, 3008 header
@@ -209,8 +225,13 @@ impl Message {
                 format!("message length field {len} for {} octets", buf.len()),
             ));
         }
-        let word = |i: usize| u32::from_be_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
-        let flags = CommandFlags(buf[4]);
+        let Some(mut msg) = Message::header(&buf) else {
+            return Err(DiameterError::new(
+                ResultCode::INVALID_MESSAGE_LENGTH,
+                "shorter than the header",
+            ));
+        };
+        let flags = msg.flags;
         if flags.0 & CommandFlags::RESERVED != 0 {
             return Err(DiameterError::new(
                 ResultCode::INVALID_HDR_BITS,
@@ -223,14 +244,7 @@ impl Message {
                 "E bit set on a request",
             ));
         }
-        let mut msg = Message {
-            flags,
-            code: CommandCode(word(4) & 0x00ff_ffff),
-            application: ApplicationId(word(8)),
-            hop_by_hop: word(12),
-            end_to_end: word(16),
-            avps: Vec::with_capacity(16),
-        };
+        msg.avps.reserve(16);
         for avp in AvpIter::new(buf.slice(HEADER_LEN..)) {
             let avp = avp?;
             check_structure(&avp, 1)?;

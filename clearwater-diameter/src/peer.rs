@@ -732,10 +732,6 @@ impl Peer {
     fn watchdog_expired(&mut self, now: Instant) {
         match self.watchdog {
             Watchdog::Okay => {
-                if self.dwr_pending {
-                    // Unreachable in practice: Okay has no DWR pending.
-                    self.dwr_pending = false;
-                }
                 self.send_dwr();
                 self.watchdog = Watchdog::Suspect;
                 self.arm_watchdog(now);
@@ -792,26 +788,19 @@ impl Peer {
     /// A message `Message::decode` refused: answer it if its header shows a
     /// request we can answer, else close.
     fn refuse_undecodable(&mut self, now: Instant, bytes: &Bytes, e: &DiameterError) {
-        let header_ok = bytes.len() >= 20;
-        let is_request = header_ok && bytes[4] & CommandFlags::REQUEST != 0;
-        if self.state == State::Open && is_request {
-            let mut r = Message::request(
-                CommandCode(u32::from_be_bytes([0, bytes[5], bytes[6], bytes[7]])),
-                ApplicationId(u32::from_be_bytes([
-                    bytes[8], bytes[9], bytes[10], bytes[11],
-                ])),
-            );
-            r.flags = CommandFlags(bytes[4]);
-            r.hop_by_hop = u32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
-            r.end_to_end = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
-            let a = r.error_answer(e, &self.local.origin_host, &self.local.origin_realm);
-            self.transmit.push_back(a.encode());
-            self.traffic(now);
-        } else if self.state != State::Open {
-            self.close(now, format!("malformed message during the exchange: {e}"));
+        match Message::header(bytes) {
+            Some(r) if self.state == State::Open && r.is_request() => {
+                let a = r.error_answer(e, &self.local.origin_host, &self.local.origin_realm);
+                self.transmit.push_back(a.encode());
+                self.traffic(now);
+            }
+            _ if self.state != State::Open => {
+                self.close(now, format!("malformed message during the exchange: {e}"))
+            }
+            // An undecodable answer while open is dropped; its request
+            // times out.
+            _ => {}
         }
-        // An undecodable answer while open is dropped; its request times
-        // out.
     }
 
     fn read_info(&self, m: &Message) -> Result<PeerInfo> {
@@ -1045,10 +1034,8 @@ impl Peer {
         if had_connection || connecting {
             self.events.push_back(Event::Disconnect);
         }
-        if was_up {
-            self.events.push_back(Event::Down(reason));
-        } else if had_connection || connecting {
-            // Not up yet: say why the attempt ended, for logs.
+        if was_up || had_connection || connecting {
+            // Also when not up yet: it says why the attempt ended.
             self.events.push_back(Event::Down(reason));
         }
         self.buffer.clear();

@@ -95,8 +95,7 @@ impl NodeError {
     /// The Result-Code a relay would answer with.
     pub fn result_code(&self) -> ResultCode {
         match self {
-            NodeError::NoRoute(_) => ResultCode::UNABLE_TO_DELIVER,
-            NodeError::NoAnswer(_) => ResultCode::UNABLE_TO_DELIVER,
+            NodeError::NoRoute(_) | NodeError::NoAnswer(_) => ResultCode::UNABLE_TO_DELIVER,
             NodeError::Invalid(_) => ResultCode::UNABLE_TO_COMPLY,
         }
     }

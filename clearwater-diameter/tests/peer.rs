@@ -531,8 +531,6 @@ fn hop_by_hop_identifiers_are_unique_in_flight() {
         let id = p.a.send_request(p.now, mar()).unwrap();
         assert!(seen.insert(id));
     }
-    let mut c = config(Role::Initiator);
-    c.max_in_flight = 1000;
     assert_eq!(p.a.in_flight(), 1000);
     // A retransmission keeps its end-to-end identifier.
     let mut r = mar();
@@ -541,4 +539,20 @@ fn hop_by_hop_identifiers_are_unique_in_flight() {
     p.a.send_request(p.now, r).unwrap();
     let last = std::iter::from_fn(|| p.a.poll_transmit()).last().unwrap();
     assert_eq!(Message::decode(last).unwrap().end_to_end, 0xabcd);
+}
+
+#[test]
+fn requests_beyond_the_in_flight_limit_are_refused() {
+    let mut ca = config(Role::Initiator);
+    ca.max_in_flight = 3;
+    let mut p = Pair::with(ca, config(Role::Responder));
+    for _ in 0..3 {
+        p.a.send_request(p.now, mar()).unwrap();
+    }
+    let back = match p.a.send_request(p.now, mar()) {
+        Err(SendError::Busy(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(back.code, CommandCode::MULTIMEDIA_AUTH);
+    assert_eq!(p.a.in_flight(), 3);
 }
