@@ -214,11 +214,9 @@ impl Hss for CxHss {
                 qop: d.qop.clone(),
             }));
         }
-        let sip_authenticate: [u8; 32] = array(&item.authenticate, "SIP-Authenticate")?;
-        let mut rand = [0u8; 16];
-        let mut autn = [0u8; 16];
-        rand.copy_from_slice(&sip_authenticate[..16]);
-        autn.copy_from_slice(&sip_authenticate[16..]);
+        let (rand, autn) = item.rand_autn().ok_or_else(|| {
+            HssError::Invalid("HSS sent no 32-octet SIP-Authenticate (RAND ‖ AUTN)".to_owned())
+        })?;
         Ok(AuthVector::Aka(AkaVector {
             rand,
             autn,
