@@ -35,10 +35,12 @@ impl AvpCode {
 
     /// The dictionary entry, for a known AVP.
     pub fn definition(self) -> Option<&'static AvpDef> {
-        DICTIONARY
-            .binary_search_by_key(&(self.vendor, self.code), |d| (d.code.vendor, d.code.code))
-            .ok()
-            .map(|i| DICTIONARY[i])
+        lookup(self)
+    }
+
+    /// Whether the dictionary knows this AVP as Grouped.
+    pub fn is_grouped(self) -> bool {
+        lookup(self).is_some_and(|d| d.kind == AvpType::Grouped)
     }
 
     /// The AVP's name, for a known AVP.
@@ -113,9 +115,27 @@ macro_rules! dictionary {
             )*
         }
 
-        const UNSORTED: &[AvpDef] = &[
-            $(AvpDef { code: code::$name, name: $text, kind: AvpType::$kind, mandatory: $m },)*
-        ];
+        /// One static definition per known AVP.
+        #[allow(non_upper_case_globals)]
+        mod defs {
+            use super::{AvpDef, AvpType, code};
+            $(
+                pub(super) static $name: AvpDef =
+                    AvpDef { code: code::$name, name: $text, kind: AvpType::$kind, mandatory: $m };
+            )*
+        }
+
+        /// Every definition, in declaration order.
+        static ALL: &[&AvpDef] = &[$(&defs::$name,)*];
+
+        /// The definition of `c`: a `match` the compiler turns into a
+        /// decision tree (no hashing, no lazy initialisation).
+        fn lookup(c: AvpCode) -> Option<&'static AvpDef> {
+            match c {
+                $(code::$name => Some(&defs::$name),)*
+                _ => None,
+            }
+        }
     };
 }
 
@@ -274,16 +294,9 @@ dictionary! {
     IMS_COMMUNICATION_SERVICE_IDENTIFIER = tgpp(1281), "IMS-Communication-Service-Identifier", Utf8String, true;
 }
 
-/// The dictionary sorted by (vendor, code), for binary search.
-static DICTIONARY: std::sync::LazyLock<Vec<&'static AvpDef>> = std::sync::LazyLock::new(|| {
-    let mut v: Vec<&'static AvpDef> = UNSORTED.iter().collect();
-    v.sort_by_key(|d| (d.code.vendor, d.code.code));
-    v
-});
-
 /// Every known AVP.
 pub fn dictionary() -> impl Iterator<Item = &'static AvpDef> {
-    DICTIONARY.iter().copied()
+    ALL.iter().copied()
 }
 
 /// The AVP flags (RFC 6733 §4.1).
@@ -430,17 +443,19 @@ impl Avp {
 
     /// Appends the encoded AVP (with padding) to `out`.
     pub fn encode_into(&self, out: &mut BytesMut) {
-        let len = self.encoded_len();
-        out.reserve(len + 3);
-        out.put_u32(self.code.code);
+        let header_len = self.header_len();
+        let len = header_len + self.data.len();
+        let mut h = [0u8; 12];
+        h[..4].copy_from_slice(&self.code.code.to_be_bytes());
         // The AVP Length field is 24 bits; values are built by this crate or
         // decoded from a message whose length fits 24 bits.
-        out.put_u32(u32::from(self.flags.0) << 24 | (len as u32 & 0x00ff_ffff));
-        if self.flags.is_vendor() {
-            out.put_u32(self.code.vendor);
-        }
-        out.put_slice(&self.data);
-        out.put_bytes(0, self.padded_len() - len);
+        h[4..8].copy_from_slice(
+            &(u32::from(self.flags.0) << 24 | (len as u32 & 0x00ff_ffff)).to_be_bytes(),
+        );
+        h[8..].copy_from_slice(&self.code.vendor.to_be_bytes());
+        out.extend_from_slice(&h[..header_len]);
+        out.extend_from_slice(&self.data);
+        out.extend_from_slice(&[0; 3][..len.next_multiple_of(4) - len]);
     }
 
     fn invalid_length(&self, why: &str) -> DiameterError {
@@ -572,55 +587,77 @@ impl Iterator for AvpIter {
     }
 }
 
-/// Decodes the AVP at `pos` of `buf`; returns it and the offset after its
-/// padding.
-pub(crate) fn decode_avp(buf: &Bytes, pos: usize) -> Result<(Avp, usize)> {
-    let b = &buf[pos..];
-    if b.len() < 8 {
+/// An AVP header read in place: where the data lies and where the next AVP
+/// starts.
+pub(crate) struct AvpHeader {
+    pub(crate) code: AvpCode,
+    pub(crate) flags: AvpFlags,
+    /// The data's range in the buffer read.
+    pub(crate) data: std::ops::Range<usize>,
+    /// The offset after the padding.
+    pub(crate) next: usize,
+}
+
+/// Reads the header of the AVP at `pos` of `b`, checking that its length
+/// fits (5014 otherwise, with the header as received for Failed-AVP: RFC
+/// 6733 §7.5).
+pub(crate) fn read_header(b: &[u8], pos: usize) -> Result<AvpHeader> {
+    let rest = b.get(pos..).unwrap_or_default();
+    let Some(h) = rest.first_chunk::<8>() else {
         return Err(DiameterError::new(
             ResultCode::INVALID_AVP_LENGTH,
             format!(
                 "{} octets left at offset {pos}: too short for an AVP header",
-                b.len()
+                rest.len()
             ),
         ));
-    }
-    let code = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    let flags = AvpFlags(b[4]);
-    let len = u32::from_be_bytes([0, b[5], b[6], b[7]]) as usize;
+    };
+    let code = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+    let flags = AvpFlags(h[4]);
+    let len = u32::from_be_bytes([0, h[5], h[6], h[7]]) as usize;
     let (vendor, header) = if flags.is_vendor() {
-        if b.len() < 12 {
+        let Some(v) = rest.get(8..12) else {
             return Err(DiameterError::new(
                 ResultCode::INVALID_AVP_LENGTH,
                 format!("AVP {code} at offset {pos}: no room for its Vendor-ID"),
             ));
-        }
-        (u32::from_be_bytes([b[8], b[9], b[10], b[11]]), 12)
+        };
+        (u32::from_be_bytes([v[0], v[1], v[2], v[3]]), 12)
     } else {
         (0, 8)
     };
-    // The header as received, for Failed-AVP (RFC 6733 §7.5: a bad length
-    // is reported with the AVP's header and what data there is).
-    let failed = || Avp {
-        code: AvpCode { code, vendor },
-        flags,
-        data: Bytes::new(),
-    };
-    if len < header || len > b.len() {
+    let code = AvpCode { code, vendor };
+    if len < header || len > rest.len() {
         return Err(DiameterError::avp(
             ResultCode::INVALID_AVP_LENGTH,
             format!(
-                "AVP {code} at offset {pos}: length {len} does not fit ({} octets left)",
-                b.len()
+                "AVP {} at offset {pos}: length {len} does not fit ({} octets left)",
+                code.code,
+                rest.len()
             ),
-            &failed(),
+            &Avp {
+                code,
+                flags,
+                data: Bytes::new(),
+            },
         ));
     }
-    let padded = len.next_multiple_of(4).min(b.len());
-    let avp = Avp {
-        code: AvpCode { code, vendor },
+    Ok(AvpHeader {
+        code,
         flags,
-        data: buf.slice(pos + header..pos + len),
+        data: pos + header..pos + len,
+        next: pos + len.next_multiple_of(4).min(rest.len()),
+    })
+}
+
+/// Decodes the AVP at `pos` of `buf`; returns it and the offset after its
+/// padding.
+pub(crate) fn decode_avp(buf: &Bytes, pos: usize) -> Result<(Avp, usize)> {
+    let h = read_header(buf, pos)?;
+    let avp = Avp {
+        code: h.code,
+        flags: h.flags,
+        data: buf.slice(h.data),
     };
-    Ok((avp, pos + padded))
+    Ok((avp, h.next))
 }

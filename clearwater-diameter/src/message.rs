@@ -1,9 +1,9 @@
 //! Messages: the header, decoding (zero-copy: AVP data are slices of the
 //! received buffer), encoding, stream framing and error answers.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
-use crate::avp::{Avp, AvpCode, AvpIter, AvpType, code};
+use crate::avp::{Avp, AvpCode, AvpIter, code, read_header};
 use crate::codes::{ApplicationId, CommandCode, CommandFlags, ResultCode};
 use crate::{DiameterError, Result};
 
@@ -262,11 +262,18 @@ impl Message {
     pub fn encode_into(&self, out: &mut BytesMut) {
         let len = self.encoded_len();
         out.reserve(len);
-        out.put_u32(1 << 24 | (len as u32 & 0x00ff_ffff));
-        out.put_u32(u32::from(self.flags.0) << 24 | (self.code.0 & 0x00ff_ffff));
-        out.put_u32(self.application.0);
-        out.put_u32(self.hop_by_hop);
-        out.put_u32(self.end_to_end);
+        let mut h = [0u8; HEADER_LEN];
+        let words = [
+            1 << 24 | (len as u32 & 0x00ff_ffff),
+            u32::from(self.flags.0) << 24 | (self.code.0 & 0x00ff_ffff),
+            self.application.0,
+            self.hop_by_hop,
+            self.end_to_end,
+        ];
+        for (chunk, w) in h.chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&w.to_be_bytes());
+        }
+        out.extend_from_slice(&h);
         for a in &self.avps {
             a.encode_into(out);
         }
@@ -335,24 +342,41 @@ fn missing(code: AvpCode) -> DiameterError {
     )
 }
 
-/// Lengths inside Grouped AVPs the dictionary knows, to `MAX_DEPTH`.
+/// Lengths inside Grouped AVPs the dictionary knows, to `MAX_DEPTH`. The
+/// children are read in place (no reference counting per child).
 fn check_structure(avp: &Avp, depth: usize) -> Result<()> {
-    if avp.code.definition().map(|d| d.kind) != Some(AvpType::Grouped) {
+    if !avp.code.is_grouped() {
         return Ok(());
     }
-    if depth > MAX_DEPTH {
-        return Err(DiameterError::avp(
-            ResultCode::INVALID_AVP_VALUE,
-            format!("{}: Grouped AVPs nested over {MAX_DEPTH} deep", avp.code),
-            avp,
-        ));
-    }
-    for child in AvpIter::new(avp.data.clone()) {
+    check_children(&avp.data, depth).map_err(|e| {
         // The whole Grouped AVP is the one to report.
-        let child = child.map_err(|e| {
-            DiameterError::avp(e.result_code(), format!("inside {}: {e}", avp.code), avp)
-        })?;
-        check_structure(&child, depth + 1)?;
+        let (rc, why) = match e {
+            Nested::TooDeep => (
+                ResultCode::INVALID_AVP_VALUE,
+                format!("{}: Grouped AVPs nested over {MAX_DEPTH} deep", avp.code),
+            ),
+            Nested::Bad(e) => (e.result_code(), format!("inside {}: {e}", avp.code)),
+        };
+        DiameterError::avp(rc, why, avp)
+    })
+}
+
+enum Nested {
+    TooDeep,
+    Bad(DiameterError),
+}
+
+fn check_children(data: &[u8], depth: usize) -> std::result::Result<(), Nested> {
+    if depth > MAX_DEPTH {
+        return Err(Nested::TooDeep);
+    }
+    let mut pos = 0;
+    while pos < data.len() {
+        let h = read_header(data, pos).map_err(Nested::Bad)?;
+        if h.code.is_grouped() {
+            check_children(&data[h.data], depth + 1)?;
+        }
+        pos = h.next;
     }
     Ok(())
 }

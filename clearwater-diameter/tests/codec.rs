@@ -286,6 +286,27 @@ fn grouped_errors_name_the_grouped_avp() {
         .with(a)
         .encode();
     assert_eq!(err(Message::decode(wire)).0, ResultCode::INVALID_AVP_VALUE);
+    // Exactly 16 deep is allowed.
+    let mut a = Avp::u32(code::RESULT_CODE, 2001);
+    for _ in 0..16 {
+        a = Avp::grouped(code::PROXY_INFO, [a]);
+    }
+    let wire = Message::request(CommandCode::DEVICE_WATCHDOG, ApplicationId::COMMON)
+        .with(a)
+        .encode();
+    assert!(Message::decode(wire).is_ok());
+    // A bad length two levels down is reported on the top-level AVP.
+    let inner = Avp::new(
+        code::SIP_AUTH_DATA_ITEM,
+        Bytes::from_static(&[0, 0, 2, 0x60, 0xc0, 0, 0, 100]),
+    );
+    let wire = Message::request(CommandCode::DEVICE_WATCHDOG, ApplicationId::COMMON)
+        .with(Avp::grouped(code::PROXY_INFO, [inner]))
+        .encode();
+    assert_eq!(
+        err(Message::decode(wire)),
+        (ResultCode::INVALID_AVP_LENGTH, Some(code::PROXY_INFO))
+    );
 }
 
 #[test]
