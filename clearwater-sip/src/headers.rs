@@ -77,7 +77,7 @@ impl Headers {
     }
 
     /// Appends a parsed entry and indexes it (parse time).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_parsed(&mut self, e: Entry) {
         if let Some(h) = e.known.and_then(Known::hot_index) {
             if self.hot[h] == NONE {

@@ -761,7 +761,7 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
             return Err(Error::Limit("header count"));
         }
         headers.push_parsed(Entry {
-            known: Known::lookup(&b[name_start..name_end]),
+            known: Known::lookup_in(b, name_start, name_end),
             src: Src::Buf,
             name: Span::new(name_start, name_end),
             value: Span::new(vs, ve),

@@ -222,17 +222,45 @@ impl Known {
     }
 
     /// Looks a name up in any letter case; `None` for extension names.
+    /// `name` must be a token.
     #[inline]
     pub(crate) fn lookup(name: &[u8]) -> Option<Known> {
-        let mut h = name_hash(name);
+        Self::lookup_keyed(name, key_of(name))
+    }
+
+    /// [`Known::lookup`] of `buf[start..end]`, reading the first eight bytes
+    /// as one word when `buf` has them (the header parser's case: a name is
+    /// always followed by at least its colon and line end).
+    #[inline(always)]
+    pub(crate) fn lookup_in(buf: &[u8], start: usize, end: usize) -> Option<Known> {
+        let name = &buf[start..end];
+        let key = match buf.get(start..start + 8) {
+            Some(w) => {
+                let w = load8(w, 0) | FOLD;
+                match name.len() {
+                    n @ 0..8 => w & ((1u64 << (8 * n)) - 1),
+                    _ => w,
+                }
+            }
+            None => key_of(name),
+        };
+        Self::lookup_keyed(name, key)
+    }
+
+    #[inline(always)]
+    fn lookup_keyed(name: &[u8], key: u64) -> Option<Known> {
+        let n = name.len();
+        let mut h = slot_of(key, n);
         loop {
-            let slot = NAME_TABLE[h];
-            if slot == 0 {
+            let slot = &NAME_TABLE[h];
+            if slot.alias == 0 {
                 return None;
             }
-            let (alias, known) = ALIASES[usize::from(slot - 1)];
-            if eq_folded(alias, name) {
-                return Some(known);
+            if slot.key == key
+                && usize::from(slot.len) == n
+                && (n <= 8 || eq_folded(ALIASES[usize::from(slot.alias - 1)].0, name))
+            {
+                return slot.known;
             }
             h = (h + 1) & (NAME_TABLE_SIZE - 1);
         }
@@ -240,6 +268,7 @@ impl Known {
 }
 
 const NAME_TABLE_SIZE: usize = 512;
+const FOLD: u64 = 0x2020_2020_2020_2020;
 
 /// Whether token `name` equals lower-case `alias` ignoring ASCII case.
 ///
@@ -248,7 +277,6 @@ const NAME_TABLE_SIZE: usize = 512;
 /// bytes at a time. `name` must be a token.
 #[inline]
 fn eq_folded(alias: &[u8], name: &[u8]) -> bool {
-    const FOLD: u64 = 0x2020_2020_2020_2020;
     let n = name.len();
     if alias.len() != n {
         return false;
@@ -275,37 +303,59 @@ fn load8(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// A cheap case-insensitive hash of a header name: its length and its first
-/// and last two bytes, lower-cased (`| 0x20` folds ASCII letters).
+/// The first eight bytes of a name folded with `| 0x20` (zero-filled for
+/// shorter names), as a little-endian word: the lookup key.
 #[inline]
-const fn name_hash(b: &[u8]) -> usize {
-    let n = b.len();
-    if n == 0 {
-        return 0;
+const fn key_of(b: &[u8]) -> u64 {
+    let mut w = 0u64;
+    let mut i = 0;
+    while i < b.len() && i < 8 {
+        w |= ((b[i] | 0x20) as u64) << (8 * i);
+        i += 1;
     }
-    let first = (b[0] | 0x20) as usize;
-    let second = (b[if n > 1 { 1 } else { 0 }] | 0x20) as usize;
-    let last = (b[n - 1] | 0x20) as usize;
-    let before = (b[if n > 1 { n - 2 } else { 0 }] | 0x20) as usize;
-    (n.wrapping_mul(151)
-        ^ first.wrapping_mul(31)
-        ^ second.wrapping_mul(7)
-        ^ last.wrapping_mul(97)
-        ^ before)
+    w
+}
+
+/// The home slot of a key: multiplicative hashing of the key and length.
+#[inline(always)]
+const fn slot_of(key: u64, len: usize) -> usize {
+    ((key ^ (len as u64).rotate_right(8)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 55) as usize
         & (NAME_TABLE_SIZE - 1)
 }
 
-/// Open-addressing table of `ALIASES` indices (+1; 0 is empty), built at
-/// compile time.
-static NAME_TABLE: [u8; NAME_TABLE_SIZE] = {
-    let mut t = [0u8; NAME_TABLE_SIZE];
+/// One slot of the name table: the alias's key and length, its index in
+/// `ALIASES` + 1 (0: empty) and what it names.
+#[derive(Clone, Copy)]
+struct Slot {
+    key: u64,
+    len: u8,
+    alias: u8,
+    known: Option<Known>,
+}
+
+/// Open-addressing table of the aliases, built at compile time.
+static NAME_TABLE: [Slot; NAME_TABLE_SIZE] = {
+    let mut t = [Slot {
+        key: 0,
+        len: 0,
+        alias: 0,
+        known: None,
+    }; NAME_TABLE_SIZE];
     let mut i = 0;
     while i < ALIASES.len() {
-        let mut h = name_hash(ALIASES[i].0);
-        while t[h] != 0 {
+        let alias = ALIASES[i].0;
+        let key = key_of(alias);
+        let mut h = slot_of(key, alias.len());
+        while t[h].alias != 0 {
             h = (h + 1) & (NAME_TABLE_SIZE - 1);
         }
-        t[h] = (i + 1) as u8;
+        assert!(alias.len() < 256 && i + 1 < 256);
+        t[h] = Slot {
+            key,
+            len: alias.len() as u8,
+            alias: (i + 1) as u8,
+            known: Some(ALIASES[i].1),
+        };
         i += 1;
     }
     t
@@ -447,6 +497,38 @@ mod tests {
             b"p-charging",
         ] {
             assert_eq!(Known::lookup(other), None);
+        }
+    }
+
+    #[test]
+    fn lookup_in_a_buffer_agrees_with_lookup() {
+        let mut names: Vec<Vec<u8>> = ALIASES.iter().map(|(a, _)| a.to_vec()).collect();
+        names.extend(ALIASES.iter().map(|(a, _)| a.to_ascii_uppercase()));
+        for extra in [
+            "x-via",
+            "vias",
+            "contactx",
+            "p-charging",
+            "max-forward",
+            "v1",
+        ] {
+            names.push(extra.as_bytes().to_vec());
+        }
+        for name in names {
+            // With room for a whole word after the name, and at the very end.
+            for tail in [&b": value\r\n"[..], b""] {
+                let mut buf = b"Via: x\r\n".to_vec();
+                let start = buf.len();
+                buf.extend_from_slice(&name);
+                let end = buf.len();
+                buf.extend_from_slice(tail);
+                assert_eq!(
+                    Known::lookup_in(&buf, start, end),
+                    Known::lookup(&name),
+                    "{}",
+                    String::from_utf8_lossy(&name)
+                );
+            }
         }
     }
 

@@ -226,8 +226,9 @@ pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<(), Error> {
             if inner.len() < 3 || inner.last() != Some(&b']') {
                 return Err(Error::syntax("bad IPv6 reference in parameter"));
             }
-            crate::uri::host::parse_ipv6(&inner[1..inner.len() - 1])
-                .ok_or(Error::syntax("bad IPv6 reference in parameter"))?;
+            if !crate::uri::host::is_ipv6(&inner[1..inner.len() - 1]) {
+                return Err(Error::syntax("bad IPv6 reference in parameter"));
+            }
         }
         _ => {
             let v = sc.take_class(scan::TOKEN);
@@ -244,8 +245,9 @@ pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<(), Error> {
                         break;
                     }
                 }
-                crate::uri::host::parse_ipv6(&sc.input()[start..sc.pos()])
-                    .ok_or(Error::syntax("bad parameter value"))?;
+                if !crate::uri::host::is_ipv6(&sc.input()[start..sc.pos()]) {
+                    return Err(Error::syntax("bad parameter value"));
+                }
             }
         }
     }

@@ -576,6 +576,11 @@ fn param_range(text: &str, start: usize, name: &str) -> Option<R> {
 
 /// Registration parameters of a Contact must be well-formed when present.
 fn check_contact_param(name: &[u8], value: Option<&[u8]>) -> Result<(), Error> {
+    // Only the three checked parameters need their value as text (feature
+    // tags such as `+sip.instance` are long quoted strings: skip them).
+    if !matches!(name.len(), 1 | 6 | 7) {
+        return Ok(());
+    }
     let v = value.and_then(|v| std::str::from_utf8(v).ok());
     if name.eq_ignore_ascii_case(b"expires") {
         if v.and_then(parse_delta_seconds).is_none() {

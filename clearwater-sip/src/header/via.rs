@@ -83,10 +83,7 @@ impl<'a> Via<'a> {
                     _ => return Err(Error::syntax("bad branch parameter")),
                 }
             } else if name.eq_ignore_ascii_case(b"received") {
-                if v.and_then(|v| std::str::from_utf8(v).ok())
-                    .and_then(parse_ip)
-                    .is_none()
-                {
+                if !v.is_some_and(is_ip) {
                     return Err(Error::syntax("bad received parameter"));
                 }
             } else if name.eq_ignore_ascii_case(b"rport") {
@@ -286,6 +283,19 @@ impl<'a> Via<'a> {
 }
 
 /// An IPv4 or IPv6 address, IPv6 with or without brackets.
+/// Whether `v` is what [`parse_ip`] accepts, without building the address.
+fn is_ip(v: &[u8]) -> bool {
+    let v = v
+        .strip_prefix(b"[")
+        .and_then(|s| s.strip_suffix(b"]"))
+        .unwrap_or(v);
+    if v.contains(&b':') {
+        host::is_ipv6(v)
+    } else {
+        host::parse_ipv4(v).is_some()
+    }
+}
+
 fn parse_ip(v: &str) -> Option<IpAddr> {
     let v = v
         .strip_prefix('[')

@@ -122,7 +122,9 @@ pub(crate) fn scan_host(b: &[u8], start: usize) -> Result<(usize, HostTag), Erro
             let close = memchr::memchr(b']', &b[start..])
                 .ok_or(Error::syntax("unterminated IPv6 reference"))?
                 + start;
-            parse_ipv6(&b[start + 1..close]).ok_or(Error::syntax("bad IPv6 address"))?;
+            if !is_ipv6(&b[start + 1..close]) {
+                return Err(Error::syntax("bad IPv6 address"));
+            }
             Ok((close + 1, HostTag::V6))
         }
         Some(_) => {
@@ -276,6 +278,60 @@ pub(crate) fn parse_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
     Some(Ipv6Addr::from(g))
 }
 
+/// Whether `b` is an IPv6 address in RFC 4291 §2.2 text form: exactly
+/// `parse_ipv6(b).is_some()` (a property test holds them together), without
+/// building the address.
+pub(crate) fn is_ipv6(b: &[u8]) -> bool {
+    let n = b.len();
+    let mut i = 0;
+    let mut groups = 0usize;
+    let mut double = false;
+    if b.starts_with(b"::") {
+        if n == 2 {
+            return true;
+        }
+        double = true;
+        i = 2;
+    }
+    loop {
+        let start = i;
+        while i < n && i - start < 5 && b[i].is_ascii_hexdigit() {
+            i += 1;
+        }
+        if i < n && b[i] == b'.' {
+            // A trailing IPv4 address: two groups, and it ends the address.
+            if groups > 6 || parse_ipv4(&b[start..]).is_none() {
+                return false;
+            }
+            groups += 2;
+            break;
+        }
+        let len = i - start;
+        if len == 0 || len > 4 || groups >= 8 {
+            return false;
+        }
+        groups += 1;
+        if i == n {
+            break;
+        }
+        if b[i] != b':' {
+            return false;
+        }
+        i += 1;
+        if i < n && b[i] == b':' {
+            if double {
+                return false;
+            }
+            double = true;
+            i += 1;
+            if i == n {
+                break;
+            }
+        }
+    }
+    if double { groups <= 7 } else { groups == 8 }
+}
+
 /// Reference definition of hostname (tests check `scan_host` against it):
 /// hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum with
 /// inner hyphens, the top label starts with a letter. Underscores are accepted
@@ -322,6 +378,24 @@ mod tests {
         #[test]
         fn ipv6_random_agrees_with_std(s in "[0-9a-fA-F:.]{0,45}") {
             prop_assert_eq!(parse_ipv6(s.as_bytes()), s.parse::<Ipv6Addr>().ok());
+        }
+
+        #[test]
+        fn ipv6_validator_agrees_with_the_parser(s in "[0-9a-fA-F:.g]{0,48}") {
+            prop_assert_eq!(is_ipv6(s.as_bytes()), parse_ipv6(s.as_bytes()).is_some());
+        }
+
+        #[test]
+        fn ipv6_validator_accepts_every_address(g in any::<[u16; 8]>(), v4 in any::<bool>()) {
+            let a = Ipv6Addr::from(g);
+            let text = if v4 {
+                let o = a.octets();
+                format!("{:x}:{:x}::{}.{}.{}.{}", g[0], g[1], o[12], o[13], o[14], o[15])
+            } else {
+                a.to_string()
+            };
+            prop_assert_eq!(is_ipv6(text.as_bytes()), parse_ipv6(text.as_bytes()).is_some());
+            prop_assert!(is_ipv6(a.to_string().as_bytes()));
         }
 
         #[test]
