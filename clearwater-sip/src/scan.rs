@@ -532,7 +532,18 @@ impl<'a> Iterator for CommaSplit<'a> {
         }
         let s = self.s;
         let start = self.pos.min(s.len());
+        // Most list values hold one element: without a comma further on, the
+        // rest is the last element (no quote or bracket walking needed).
+        let Some(first_comma) = memchr::memchr(b',', &s[start..]) else {
+            self.done = true;
+            return Some(trim_lws(&s[start..]));
+        };
         let mut i = start;
+        // Quotes and brackets only matter before a comma.
+        if memchr::memchr2(b'"', b'<', &s[start..start + first_comma]).is_none() {
+            self.pos = start + first_comma + 1;
+            return Some(trim_lws(&s[start..start + first_comma]));
+        }
         while let Some(off) = memchr::memchr3(b',', b'"', b'<', &s[i..]) {
             let j = i + off;
             match s[j] {
@@ -623,6 +634,47 @@ mod tests {
         );
         let v: Vec<&[u8]> = CommaSplit::new(b";;,;,,").collect();
         assert_eq!(v.len(), 4);
+    }
+
+    /// The splitting rule written plainly: a comma outside quotes and `<>`.
+    fn reference_split(s: &[u8]) -> Vec<&[u8]> {
+        let (mut out, mut start, mut i) = (Vec::new(), 0, 0);
+        while i < s.len() {
+            match s[i] {
+                b',' => {
+                    out.push(trim_lws(&s[start..i]));
+                    start = i + 1;
+                    i += 1;
+                }
+                b'"' => {
+                    i += 1;
+                    while i < s.len() && s[i] != b'"' {
+                        if s[i] == b'\\' {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    i = (i + 1).min(s.len());
+                }
+                b'<' => {
+                    i = match s[i..].iter().position(|&c| c == b'>') {
+                        Some(c) => i + c + 1,
+                        None => s.len(),
+                    };
+                }
+                _ => i += 1,
+            }
+        }
+        out.push(trim_lws(&s[start..]));
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn comma_split_agrees_with_the_plain_rule(s in "[a<>\",\\ ;=]{0,40}") {
+            let got: Vec<&[u8]> = CommaSplit::new(s.as_bytes()).collect();
+            proptest::prop_assert_eq!(got, reference_split(s.as_bytes()));
+        }
     }
 
     #[test]
