@@ -4,3 +4,4 @@
 
 pub mod bodies;
 pub mod diameter;
+pub mod subscription;
