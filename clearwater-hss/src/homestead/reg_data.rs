@@ -247,13 +247,23 @@ fn priority(e: &BytesStart<'_>, name: &str) -> Result<u32, HssError> {
 }
 
 /// The text of an element whose start tag was read, up to its end tag:
-/// references resolved, surrounding whitespace trimmed.
+/// references resolved, the whitespace written literally around it trimmed
+/// (whitespace written as a character reference or in CDATA is kept, as
+/// [`escape_into`] writes it), characters XML 1.0 does not allow refused.
 fn text(r: &mut Reader<&[u8]>, name: &str) -> Result<String, HssError> {
     let mut value = String::new();
+    // Everything before this offset came from a reference or CDATA.
+    let mut protected = 0;
     loop {
         match next(r)? {
-            Event::Text(t) => value.push_str(&t.xml10_content()),
-            Event::CData(c) => value.push_str(&c.xml10_content()),
+            Event::Text(t) => {
+                let t = t.xml10_content();
+                value.push_str(if value.is_empty() { t.trim_start() } else { &t });
+            }
+            Event::CData(c) => {
+                value.push_str(&c.xml10_content());
+                protected = value.len();
+            }
             Event::GeneralRef(g) => {
                 let c = match g.resolve_char_ref() {
                     Ok(Some(c)) => c,
@@ -270,6 +280,7 @@ fn text(r: &mut Reader<&[u8]>, name: &str) -> Result<String, HssError> {
                     Err(e) => return Err(invalid(format!("<{name}>: {e}"))),
                 };
                 value.push(c);
+                protected = value.len();
             }
             Event::End(_) => break,
             Event::Comment(_) | Event::PI(_) => {}
@@ -282,7 +293,15 @@ fn text(r: &mut Reader<&[u8]>, name: &str) -> Result<String, HssError> {
             )));
         }
     }
-    Ok(value.trim().to_owned())
+    let keep = protected + value[protected..].trim_end().len();
+    value.truncate(keep);
+    if let Some(c) = value.chars().find(|&c| c != '\r' && !xml_char(c)) {
+        return Err(invalid(format!(
+            "<{name}> holds U+{:04X}, which XML 1.0 does not allow",
+            u32::from(c)
+        )));
+    }
+    Ok(value)
 }
 
 /// The next event; a DOCTYPE is refused (no DTD is ever read).
@@ -404,6 +423,38 @@ mod tests {
                 ..data
             }
         );
+    }
+
+    #[test]
+    fn addresses_with_awkward_text_read_back_exactly() {
+        // Built in code: surrounding whitespace, a carriage return, markup.
+        let data = RegData {
+            charging: ChargingAddresses {
+                ccfs: vec![" aaa://ccf1 ".into(), "a\r\nb".into(), "\t<x>&".into()],
+                ecfs: vec!["\n".into()],
+            },
+            ..RegData::default()
+        };
+        assert_eq!(RegData::parse(&data.to_xml()).unwrap(), data);
+        // Literal whitespace around the text is layout, not content.
+        let xml = "<ClearwaterRegData><RegistrationState>REGISTERED</RegistrationState>\
+            <ChargingAddresses><CCF>\n  aaa://c&#32;<![CDATA[ d ]]>  \n</CCF></ChargingAddresses>\
+            </ClearwaterRegData>";
+        assert_eq!(RegData::parse(xml).unwrap().charging.ccfs, ["aaa://c  d "]);
+    }
+
+    #[test]
+    fn characters_xml_does_not_allow_are_refused() {
+        // Found by the `subscription` fuzz target: a literal NUL was accepted
+        // and written back as `&#0;`, which no reader accepts.
+        for bad in ["a\u{0}b", "a\u{1}", "\u{FFFE}"] {
+            let xml = format!(
+                "<ClearwaterRegData><RegistrationState>REGISTERED</RegistrationState>\
+                 <ChargingAddresses><CCF>{bad}</CCF></ChargingAddresses></ClearwaterRegData>"
+            );
+            let err = RegData::parse(&xml).unwrap_err();
+            assert!(err.to_string().contains("XML 1.0 does not allow"), "{err}");
+        }
     }
 
     #[test]
