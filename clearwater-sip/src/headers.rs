@@ -196,7 +196,28 @@ impl Headers {
     /// The first value of typed header `H` (for list headers, the first element).
     /// `Ok(None)` when the header is absent.
     pub fn typed<'h, H: TypedHeader<'h>>(&'h self) -> Result<Option<H>, Error> {
-        self.typed_all::<H>().next().transpose()
+        // The first field directly; the iterator (same rules) only when the
+        // first element is empty and must be skipped.
+        let Some(i) = self.first_index(&H::NAME) else {
+            return Ok(None);
+        };
+        let e = &self.entries[i];
+        let value = self.text(e.src, e.value);
+        let element = if H::LIST {
+            CommaSplit::new(value).next().unwrap_or_default()
+        } else {
+            scan::trim_lws(value)
+        };
+        if element.is_empty() {
+            return self.typed_all::<H>().next().transpose();
+        }
+        let s = std::str::from_utf8(element).map_err(|_| Error::Header {
+            header: static_name(&H::NAME),
+            detail: "not UTF-8",
+        })?;
+        H::parse(s)
+            .map(Some)
+            .map_err(|e| e.in_header(static_name(&H::NAME)))
     }
 
     /// Every value of typed header `H`: for list headers, each comma-separated
