@@ -209,6 +209,10 @@ pub(crate) fn scan_header_params_visit(
 
 /// gen-value = token / host / quoted-string. Hosts cover IPv6 references, and
 /// (as RFC 5118 §4.5 asks of robust parsers) bare IPv6 addresses with colons.
+///
+/// Guarantee owners rely on: an accepted value that does not start with `"`
+/// and contains a `:` is a valid IPv6 address, bare or in brackets (token
+/// characters exclude `:`).
 pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<(), Error> {
     match sc.peek() {
         Some(b'"') => {
@@ -232,10 +236,10 @@ pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<(), Error> {
         }
         _ => {
             let v = sc.take_class(scan::TOKEN);
-            if v.is_empty() {
+            if v.is_empty() && sc.peek() != Some(b':') {
                 return Err(Error::syntax("empty parameter value"));
             }
-            // A bare IPv6 address (token chars and colons).
+            // A bare IPv6 address (token chars and colons; `::…` included).
             if sc.peek() == Some(b':') {
                 let start = sc.pos() - v.len();
                 while let Some(b) = sc.peek() {

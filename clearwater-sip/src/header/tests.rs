@@ -29,6 +29,18 @@ fn via_values() {
     assert_eq!(v.port(), Some(5070));
     assert_eq!(v.received_ip(), Some("2001:db8::9:255".parse().unwrap()));
     assert_eq!(v.rport(), Some(None));
+    for (text, ip) in [
+        ("SIP/2.0/UDP h;received=2001:db8::1", "2001:db8::1"),
+        ("SIP/2.0/UDP h;received=[2001:db8::1]", "2001:db8::1"),
+        (
+            "SIP/2.0/UDP h;received=::ffff:192.0.2.1",
+            "::ffff:192.0.2.1",
+        ),
+        ("SIP/2.0/UDP h;received=192.0.2.1", "192.0.2.1"),
+    ] {
+        let v: Via<'_> = parse(text);
+        assert_eq!(v.received_ip(), Some(ip.parse().unwrap()), "{text}");
+    }
     let v: Via<'_> =
         parse("SIP/2.0/UDP h.example.com : 5060 ;ttl=16;maddr=224.2.0.1;branch=z9hG4bKa");
     assert_eq!(
@@ -46,6 +58,13 @@ fn via_values() {
         "SIP/2.0/UDP host;branch",
         "SIP/2.0/UDP host;branch=",
         "SIP/2.0/UDP host;received=nothost",
+        "SIP/2.0/UDP host;received=\"2001:db8::1\"",
+        "SIP/2.0/UDP host;received=\"192.0.2.1\"",
+        "SIP/2.0/UDP host;received=2001:db8::zz",
+        "SIP/2.0/UDP host;received=2001:db8:::1",
+        "SIP/2.0/UDP host;received=[192.0.2.1]",
+        "SIP/2.0/UDP host;received=192.0.2",
+        "SIP/2.0/UDP host;received",
         "SIP/2.0/UDP host;rport=x",
         "SIP/2.0/UDP host;ttl=256",
         "SIP/2.0/UDP host:99999",

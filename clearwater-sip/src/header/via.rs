@@ -83,7 +83,17 @@ impl<'a> Via<'a> {
                     _ => return Err(Error::syntax("bad branch parameter")),
                 }
             } else if name.eq_ignore_ascii_case(b"received") {
-                if !v.is_some_and(is_ip) {
+                // A value with a colon outside quotes is an IPv6 address
+                // `scan_gen_value` has already validated; anything else must
+                // be an IPv4 address.
+                let ok = v.is_some_and(|v| {
+                    if v.first() != Some(&b'"') && v.contains(&b':') {
+                        true
+                    } else {
+                        host::parse_ipv4(v).is_some()
+                    }
+                });
+                if !ok {
                     return Err(Error::syntax("bad received parameter"));
                 }
             } else if name.eq_ignore_ascii_case(b"rport") {
@@ -283,19 +293,6 @@ impl<'a> Via<'a> {
 }
 
 /// An IPv4 or IPv6 address, IPv6 with or without brackets.
-/// Whether `v` is what [`parse_ip`] accepts, without building the address.
-fn is_ip(v: &[u8]) -> bool {
-    let v = v
-        .strip_prefix(b"[")
-        .and_then(|s| s.strip_suffix(b"]"))
-        .unwrap_or(v);
-    if v.contains(&b':') {
-        host::is_ipv6(v)
-    } else {
-        host::parse_ipv4(v).is_some()
-    }
-}
-
 fn parse_ip(v: &str) -> Option<IpAddr> {
     let v = v
         .strip_prefix('[')
