@@ -198,10 +198,9 @@ impl Headers {
     pub fn typed<'h, H: TypedHeader<'h>>(&'h self) -> Result<Option<H>, Error> {
         // The first field directly; the iterator (same rules) only when the
         // first element is empty and must be skipped.
-        let Some(i) = self.first_index(&H::NAME) else {
+        let Some(e) = self.first_index(&H::NAME).and_then(|i| self.entries.get(i)) else {
             return Ok(None);
         };
-        let e = &self.entries[i];
         let value = self.text(e.src, e.value);
         let element = if H::LIST {
             CommaSplit::new(value).next().unwrap_or_default()
