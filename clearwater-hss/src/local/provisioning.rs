@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use clearwater_store::record::Versioned;
 use clearwater_store::{Cas, Condition, MAX_KEY, Store, Ttl, check_placement};
 
 use super::records::{
@@ -1671,30 +1672,15 @@ impl Provisioning {
     }
 
     async fn unindex_wildcards(&self, drop: impl Fn(&WildcardEntry) -> bool) {
-        let r = modify(
-            self.store(),
+        self.prune(
             &WILDCARDS,
             WILDCARD_KEY,
-            Ttl::Forever,
-            |cur: Option<WildcardIndex>| {
-                let Some(mut index) = cur else {
-                    return Ok::<_, StoreFailure>((Change::Keep, ()));
-                };
-                let before = index.entries.len();
-                index.entries.retain(|e| !drop(e));
-                Ok(if index.entries.len() == before {
-                    (Change::Keep, ())
-                } else if index.entries.is_empty() {
-                    (Change::Delete, ())
-                } else {
-                    (Change::Put(index), ())
-                })
-            },
+            "wildcard index",
+            true,
+            |x: &mut WildcardIndex| &mut x.entries,
+            drop,
         )
         .await;
-        if let Err(e) = r {
-            cleanup_failed("wildcard index", WILDCARD_KEY, &e);
-        }
     }
 
     /// Drops `impi` from the index of `irs`, unless `impi` lists `irs`
@@ -1705,47 +1691,61 @@ impl Provisioning {
             Ok(true) => return,
             Err(e) => return cleanup_failed("IRS index", irs, &e),
         }
-        let r = modify(
-            self.store(),
+        self.prune(
             &IRS,
             irs,
-            Ttl::Forever,
-            |cur: Option<IrsRecord>| {
-                Ok::<_, StoreFailure>(match cur {
-                    Some(mut r) if r.private_ids.iter().any(|p| p == impi) => {
-                        r.private_ids.retain(|p| p != impi);
-                        (Change::Put(r), ())
-                    }
-                    _ => (Change::Keep, ()),
-                })
-            },
+            "IRS index",
+            false,
+            |r: &mut IrsRecord| &mut r.private_ids,
+            |p| p == impi,
         )
         .await;
-        if let Err(e) = r {
-            cleanup_failed("IRS index", irs, &e);
-        }
     }
 
     /// Drops the deleted `irs` from the IRS list of `impi`.
     async fn forget_irs(&self, impi: &str, irs: &str) {
-        let r = modify(
-            self.store(),
+        self.prune(
             &IMPI,
             impi,
-            Ttl::Forever,
-            |cur: Option<PrivateRecord>| {
-                Ok::<_, StoreFailure>(match cur {
-                    Some(mut r) if r.irs.iter().any(|i| i == irs) => {
-                        r.irs.retain(|i| i != irs);
-                        (Change::Put(r), ())
-                    }
-                    _ => (Change::Keep, ()),
-                })
-            },
+            "private identity",
+            false,
+            |r: &mut PrivateRecord| &mut r.irs,
+            |i| i == irs,
         )
         .await;
+    }
+
+    /// Best-effort clean-up: removes the items `drop` selects from one list
+    /// of record `key` (a CAS loop; nothing written when none is selected;
+    /// the record deleted when the list ends empty and `delete_when_empty`).
+    /// A failure is logged (`what` names the record), not returned.
+    async fn prune<T: Versioned, E>(
+        &self,
+        table: &clearwater_store::Table,
+        key: &str,
+        what: &str,
+        delete_when_empty: bool,
+        list: fn(&mut T) -> &mut Vec<E>,
+        drop: impl Fn(&E) -> bool,
+    ) {
+        let r = modify(self.store(), table, key, Ttl::Forever, |cur: Option<T>| {
+            let Some(mut record) = cur else {
+                return Ok::<_, StoreFailure>((Change::Keep, ()));
+            };
+            let items = list(&mut record);
+            let before = items.len();
+            items.retain(|e| !drop(e));
+            Ok(if items.len() == before {
+                (Change::Keep, ())
+            } else if items.is_empty() && delete_when_empty {
+                (Change::Delete, ())
+            } else {
+                (Change::Put(record), ())
+            })
+        })
+        .await;
         if let Err(e) = r {
-            cleanup_failed("private identity", impi, &e);
+            cleanup_failed(what, key, &e);
         }
     }
 }
