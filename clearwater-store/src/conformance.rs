@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::{Condition, Durability, Store, StoreError, Table, TokenSource, Ttl, update};
+use crate::{
+    Change, Condition, Durability, Store, StoreError, Table, TokenSource, Ttl, modify, update,
+};
 
 /// What the backend under test can do.
 #[derive(Clone, Debug)]
@@ -113,6 +115,7 @@ pub async fn run_all(store: Arc<dyn Store>, suite: &Suite) -> Vec<(&'static str,
     record("large_values", large_values(s, &p, suite).await);
     record("placement", placement(s, &p).await);
     record("update_loop", update_loop(s, &p).await);
+    record("modify_steps", modify_steps(s, &p).await);
     record(
         "concurrent_cas_increments",
         concurrent_cas_increments(store.clone(), &p, suite.writers, suite.increments).await,
@@ -379,7 +382,73 @@ pub async fn update_loop(s: &dyn Store, p: &str) -> Outcome {
     Ok(())
 }
 
-/// `writers` tasks each add `increments` to one counter through CAS loops:
+/// The [`modify`] helper: keep and refuse write nothing, the result comes
+/// back, delete of an absent record is a no-op. (Its retries after lost
+/// races are what [`concurrent_cas_increments`] exercises.)
+pub async fn modify_steps(s: &dyn Store, p: &str) -> Outcome {
+    let k = format!("{p}:modify");
+    let put =
+        |v: &'static [u8], r: u32| Ok::<_, StoreError>((Change::Put(Bytes::from_static(v)), r));
+    let got = modify(s, &TABLE_A, &k, Ttl::Forever, 3, |_| put(b"1", 7))
+        .await
+        .map_err(|e| e.to_string())?;
+    check!(got == 7, "modify returns the step's result");
+    let kept = modify(s, &TABLE_A, &k, Ttl::Forever, 3, |cur| {
+        Ok::<_, StoreError>((Change::Keep, cur.map(|r| r.value.clone())))
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    check!(
+        kept == Some(Bytes::from_static(b"1")),
+        "modify sees the record: {kept:?}"
+    );
+    let refused = modify(s, &TABLE_A, &k, Ttl::Forever, 3, |_| {
+        Err::<(Change<Bytes>, ()), _>(StoreError::Backend("refused".into()))
+    })
+    .await;
+    check!(
+        refused == Err(StoreError::Backend("refused".into())),
+        "refusal: {refused:?}"
+    );
+    let now = s.get(&TABLE_A, &k).await.map_err(|e| e.to_string())?;
+    check!(
+        now.map(|r| r.value) == Some(Bytes::from_static(b"1")),
+        "keep and refuse write nothing"
+    );
+    // What another writer put is what the next step sees.
+    s.set(
+        &TABLE_A,
+        &k,
+        Bytes::from_static(b"x"),
+        Condition::Any,
+        Ttl::Forever,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let seen = modify(s, &TABLE_A, &k, Ttl::Forever, 3, |cur| {
+        Ok::<_, StoreError>((
+            Change::Put(Bytes::from_static(b"3")),
+            cur.map(|r| r.value.clone()),
+        ))
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    check!(
+        seen == Some(Bytes::from_static(b"x")),
+        "modify reads the latest value: {seen:?}"
+    );
+    for _ in 0..2 {
+        let gone = modify(s, &TABLE_A, &k, Ttl::Forever, 3, |_| {
+            Ok::<_, StoreError>((Change::<Bytes>::Delete, ()))
+        })
+        .await;
+        check!(gone.is_ok(), "delete (present, then absent): {gone:?}");
+    }
+    check!(s.get(&TABLE_A, &k).await == Ok(None), "deleted by modify");
+    Ok(())
+}
+
+/// `writers` tasks each add `increments` to one counter through [`modify`]:
 /// no increment may be lost.
 pub async fn concurrent_cas_increments(
     s: Arc<dyn Store>,
@@ -393,24 +462,19 @@ pub async fn concurrent_cas_increments(
         let s = s.clone();
         let k = k.clone();
         tasks.spawn(async move {
-            let mut conflicts = 0usize;
+            // Steps taken beyond one per increment are conflicts retried.
+            let mut steps = 0usize;
             for _ in 0..increments {
-                loop {
-                    let cur = s.get(&TABLE_A, &k).await?;
+                modify(&*s, &TABLE_A, &k, Ttl::Forever, 100_000, |cur| {
+                    steps += 1;
                     let n: u64 = cur
-                        .as_ref()
                         .and_then(|r| std::str::from_utf8(&r.value).ok()?.parse().ok())
                         .unwrap_or(0);
-                    let cond = cur.map_or(Condition::Absent, |r| Condition::Matches(r.cas));
-                    let next = Bytes::from((n + 1).to_string());
-                    match s.set(&TABLE_A, &k, next, cond, Ttl::Forever).await {
-                        Ok(_) => break,
-                        Err(StoreError::Conflict) => conflicts += 1,
-                        Err(e) => return Err(e),
-                    }
-                }
+                    Ok::<_, StoreError>((Change::Put(Bytes::from((n + 1).to_string())), ()))
+                })
+                .await?;
             }
-            Ok::<usize, StoreError>(conflicts)
+            Ok::<usize, StoreError>(steps - increments)
         });
     }
     let mut conflicts = 0;

@@ -415,10 +415,65 @@ pub(crate) fn check_key(table: &Table, key: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Read-modify-write with a CAS loop: reads `key`, calls `change` with the
-/// current value (or `None`), writes the result under the read version, and
-/// starts again on a conflict, up to `attempts` times. `change` returning
-/// `None` deletes the record (or leaves it absent).
+/// What a [`modify`] step does with the record it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<T> {
+    /// Write this value (under the version read).
+    Put(T),
+    /// Delete the record (nothing to do if it was absent).
+    Delete,
+    /// Leave the record as it is.
+    Keep,
+}
+
+/// Read-modify-write with a CAS loop, in its general form: reads `key`,
+/// calls `change` with the current record (or `None`), which decides what
+/// to do and what to return, or refuses with an error (nothing is written
+/// then). A write is made under the version read; a conflicting writer
+/// makes it start again, up to `attempts` times, after which it fails with
+/// [`StoreError::Conflict`] (converted to `E`).
+pub async fn modify<R, E, F>(
+    store: &dyn Store,
+    table: &Table,
+    key: &str,
+    ttl: Ttl,
+    attempts: usize,
+    mut change: F,
+) -> Result<R, E>
+where
+    E: From<StoreError>,
+    R: Send,
+    F: FnMut(Option<&Record>) -> Result<(Change<Bytes>, R), E> + Send,
+{
+    for _ in 0..attempts.max(1) {
+        let current = store.get(table, key).await?;
+        let (next, result) = change(current.as_ref())?;
+        let condition = match &current {
+            Some(r) => Condition::Matches(r.cas),
+            None => Condition::Absent,
+        };
+        let outcome = match next {
+            Change::Keep => return Ok(result),
+            Change::Put(value) => store
+                .set(table, key, value, condition, ttl)
+                .await
+                .map(|_| ()),
+            Change::Delete if current.is_none() => return Ok(result),
+            Change::Delete => store.delete(table, key, condition).await.map(|_| ()),
+        };
+        match outcome {
+            Ok(()) => return Ok(result),
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Conflict.into())
+}
+
+/// Read-modify-write with a CAS loop ([`modify`] for a change that always
+/// writes): `change` gets the current value (or `None`) and returns the
+/// new one; `None` deletes the record (or leaves it absent). Up to
+/// `attempts` tries.
 ///
 /// Returns the value written (`None` for a delete).
 pub async fn update<F>(
@@ -432,28 +487,15 @@ pub async fn update<F>(
 where
     F: FnMut(Option<&Bytes>) -> Option<Bytes> + Send,
 {
-    for _ in 0..attempts.max(1) {
-        let current = store.get(table, key).await?;
-        let next = change(current.as_ref().map(|r| &r.value));
-        let condition = match &current {
-            Some(r) => Condition::Matches(r.cas),
-            None => Condition::Absent,
+    modify(store, table, key, ttl, attempts, |current| {
+        let next = change(current.map(|r| &r.value));
+        let step = match &next {
+            Some(v) => Change::Put(v.clone()),
+            None => Change::Delete,
         };
-        let outcome = match (&next, &current) {
-            (Some(v), _) => store
-                .set(table, key, v.clone(), condition, ttl)
-                .await
-                .map(|_| ()),
-            (None, Some(_)) => store.delete(table, key, condition).await.map(|_| ()),
-            (None, None) => Ok(()),
-        };
-        match outcome {
-            Ok(()) => return Ok(next),
-            Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Conflict)
+        Ok((step, next))
+    })
+    .await
 }
 
 /// A process-unique source of CAS tokens for backends that mint their own:

@@ -238,7 +238,11 @@ impl LocalHss {
 
     /// Applies `f` to the registration state of `irs` (compare-and-swap);
     /// returns the new state.
-    async fn update_reg(&self, irs: &str, f: impl Fn(Reg) -> Reg + Send) -> Result<Reg, HssError> {
+    async fn update_reg(
+        &self,
+        irs: &str,
+        f: impl Fn(Reg) -> Reg + Send + Sync,
+    ) -> Result<Reg, HssError> {
         modify(
             &*self.state,
             &REG,

@@ -1671,7 +1671,7 @@ impl Provisioning {
         .await
     }
 
-    async fn unindex_wildcards(&self, drop: impl Fn(&WildcardEntry) -> bool) {
+    async fn unindex_wildcards(&self, drop: impl Fn(&WildcardEntry) -> bool + Sync) {
         self.prune(
             &WILDCARDS,
             WILDCARD_KEY,
@@ -1726,7 +1726,7 @@ impl Provisioning {
         what: &str,
         delete_when_empty: bool,
         list: fn(&mut T) -> &mut Vec<E>,
-        drop: impl Fn(&E) -> bool,
+        drop: impl Fn(&E) -> bool + Sync,
     ) {
         let r = modify(self.store(), table, key, Ttl::Forever, |cur: Option<T>| {
             let Some(mut record) = cur else {

@@ -328,20 +328,13 @@ pub(crate) async fn remove(
     Ok(store.delete(table, key, condition).await?)
 }
 
-/// What a [`modify`] step does with the record.
-pub(crate) enum Change<T> {
-    /// Write this value.
-    Put(T),
-    /// Delete the record.
-    Delete,
-    /// Leave it as it is.
-    Keep,
-}
+pub(crate) use clearwater_store::Change;
 
-/// Read-modify-write under compare-and-swap: `f` sees the current value
-/// (or `None`) and decides the change and the result; a conflicting
-/// writer makes it start again, up to [`RETRIES`] times. An error from
-/// `f` ends it with nothing written.
+/// Read-modify-write under compare-and-swap ([`clearwater_store::modify`]
+/// on decoded records): `f` sees the current value (or `None`) and decides
+/// the change and the result; a conflicting writer makes it start again, up
+/// to [`RETRIES`] times ([`StoreFailure::Contention`] then). An error from
+/// `f`, or a record that does not decode, ends it with nothing written.
 pub(crate) async fn modify<T, R, E, F>(
     store: &dyn Store,
     table: &Table,
@@ -351,32 +344,40 @@ pub(crate) async fn modify<T, R, E, F>(
 ) -> Result<R, E>
 where
     T: Versioned,
+    R: Send,
     E: From<StoreFailure>,
-    F: FnMut(Option<T>) -> Result<(Change<T>, R), E>,
+    F: FnMut(Option<T>) -> Result<(Change<T>, R), E> + Send,
 {
-    for _ in 0..RETRIES {
-        let current = read::<T>(store, table, key).await?;
-        let condition = match &current {
-            Some(s) => Condition::Matches(s.cas),
-            None => Condition::Absent,
-        };
-        let existed = current.is_some();
-        let (change, result) = f(current.map(|s| s.value))?;
-        let outcome = match change {
-            Change::Keep => return Ok(result),
-            Change::Put(value) => write(store, table, key, &value, condition, ttl)
-                .await
-                .map(|_| ()),
-            Change::Delete if !existed => return Ok(result),
-            Change::Delete => remove(store, table, key, condition).await.map(|_| ()),
-        };
-        match outcome {
-            Ok(()) => return Ok(result),
-            Err(StoreFailure::Conflict) => continue,
-            Err(e) => return Err(e.into()),
+    /// Why a step ended: the store, or `f`.
+    enum Step<E> {
+        Store(StoreFailure),
+        Refused(E),
+    }
+    impl<E> From<StoreError> for Step<E> {
+        fn from(e: StoreError) -> Step<E> {
+            Step::Store(e.into())
         }
     }
-    Err(StoreFailure::Contention(table.name()).into())
+    let outcome = clearwater_store::modify(store, table, key, ttl, RETRIES, |current| {
+        let current = current
+            .map(|r| record::decode::<T>(&r.value))
+            .transpose()
+            .map_err(StoreError::from)?;
+        let (change, result) = f(current).map_err(Step::Refused)?;
+        let change = match change {
+            Change::Put(value) => Change::Put(record::encode(&value).map_err(StoreError::from)?),
+            Change::Delete => Change::Delete,
+            Change::Keep => Change::Keep,
+        };
+        Ok((change, result))
+    })
+    .await;
+    outcome.map_err(|step| match step {
+        Step::Refused(e) => e,
+        // Conflicts are retried inside; one coming out means the retries ran out.
+        Step::Store(StoreFailure::Conflict) => StoreFailure::Contention(table.name()).into(),
+        Step::Store(failure) => failure.into(),
+    })
 }
 
 /// Deletes `key` whatever its version, returning what was deleted.
