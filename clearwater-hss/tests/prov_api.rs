@@ -6,9 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,37 +30,12 @@ const KEY: &str = "prov-secret";
 // ---------------------------------------------------------------------------
 // Harness
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "cw-prov-api-{}-{nanos}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 struct Server {
     addr: SocketAddr,
     master: Arc<dyn Store>,
     prov: Provisioning,
     task: tokio::task::JoinHandle<()>,
-    _dir: TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -72,8 +45,9 @@ impl Drop for Server {
 }
 
 async fn start_with(limits: ProvLimits) -> Server {
-    let dir = TempDir::new();
-    let master: Arc<dyn Store> = Arc::new(DurableStore::open(dir.0.join("master.redb")).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let master: Arc<dyn Store> =
+        Arc::new(DurableStore::open(dir.path().join("master.redb")).unwrap());
     let prov = Provisioning::new(master.clone(), ProvisioningConfig::new(REALM)).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
