@@ -576,22 +576,20 @@ fn param_range(text: &str, start: usize, name: &str) -> Option<R> {
 
 /// Registration parameters of a Contact must be well-formed when present.
 fn check_contact_param(name: &[u8], value: Option<&[u8]>) -> Result<(), Error> {
-    // Only the three checked parameters need their value as text (feature
-    // tags such as `+sip.instance` are long quoted strings: skip them).
-    if !matches!(name.len(), 1 | 6 | 7) {
-        return Ok(());
-    }
-    let v = value.and_then(|v| std::str::from_utf8(v).ok());
+    // The value becomes text only for the parameters checked here (feature
+    // tags such as `+sip.instance` are long quoted strings).
+    let text = || value.and_then(|v| std::str::from_utf8(v).ok());
     if name.eq_ignore_ascii_case(b"expires") {
-        if v.and_then(parse_delta_seconds).is_none() {
+        if text().and_then(parse_delta_seconds).is_none() {
             return Err(Error::syntax("bad expires parameter"));
         }
     } else if name.eq_ignore_ascii_case(b"q") {
-        if v.and_then(parse_qvalue).is_none() {
+        if text().and_then(parse_qvalue).is_none() {
             return Err(Error::syntax("bad q parameter"));
         }
     } else if name.eq_ignore_ascii_case(b"reg-id")
-        && v.and_then(|v| scan::parse_decimal(v.as_bytes(), u64::from(u32::MAX)))
+        && value
+            .and_then(|v| scan::parse_decimal(v, u64::from(u32::MAX)))
             .is_none()
     {
         return Err(Error::syntax("bad reg-id parameter"));
