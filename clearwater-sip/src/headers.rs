@@ -210,13 +210,7 @@ impl Headers {
         if element.is_empty() {
             return self.typed_all::<H>().next().transpose();
         }
-        let s = std::str::from_utf8(element).map_err(|_| Error::Header {
-            header: static_name(&H::NAME),
-            detail: "not UTF-8",
-        })?;
-        H::parse(s)
-            .map(Some)
-            .map_err(|e| e.in_header(static_name(&H::NAME)))
+        parse_text(element).map(Some)
     }
 
     /// Every value of typed header `H`: for list headers, each comma-separated
@@ -365,6 +359,20 @@ pub(crate) fn static_name(name: &HeaderName) -> &'static str {
     }
 }
 
+/// Parses one value (or list element) of typed header `H`: it must be
+/// UTF-8; errors name the header.
+fn parse_text<'h, H: TypedHeader<'h>>(value: &'h [u8]) -> Result<H, Error> {
+    let text = std::str::from_utf8(value).map_err(|_| not_utf8::<H>())?;
+    H::parse(text).map_err(|e| e.in_header(static_name(&H::NAME)))
+}
+
+fn not_utf8<'h, H: TypedHeader<'h>>() -> Error {
+    Error::Header {
+        header: static_name(&H::NAME),
+        detail: "not UTF-8",
+    }
+}
+
 /// Offset just after the first top-level comma of a list value.
 fn comma_after_first(value: &[u8]) -> Option<usize> {
     let mut split = CommaSplit::new(value);
@@ -421,16 +429,12 @@ impl<'a> Header<'a> {
     /// Parses the value (the first element, for list headers) as `H`, ignoring
     /// the field's name.
     pub fn parse<H: TypedHeader<'a>>(&self) -> Result<H, Error> {
-        let s = std::str::from_utf8(self.value).map_err(|_| Error::Header {
-            header: static_name(&H::NAME),
-            detail: "not UTF-8",
-        })?;
+        // The whole value must be text, not only the element parsed.
+        std::str::from_utf8(self.value).map_err(|_| not_utf8::<H>())?;
         if H::LIST {
-            let first = CommaSplit::new(s.as_bytes()).next().unwrap_or(b"");
-            let first = std::str::from_utf8(first).unwrap_or("");
-            H::parse(first).map_err(|e| e.in_header(static_name(&H::NAME)))
+            parse_text(CommaSplit::new(self.value).next().unwrap_or_default())
         } else {
-            H::parse(scan::trim_lws_str(s)).map_err(|e| e.in_header(static_name(&H::NAME)))
+            parse_text(scan::trim_lws(self.value))
         }
     }
 }
@@ -472,16 +476,7 @@ impl<'h, H: TypedHeader<'h>> Iterator for TypedIter<'h, H> {
                             detail: "empty list element",
                         }));
                     }
-                    let s = match std::str::from_utf8(elem) {
-                        Ok(s) => s,
-                        Err(_) => {
-                            return Some(Err(Error::Header {
-                                header: static_name(&H::NAME),
-                                detail: "not UTF-8",
-                            }));
-                        }
-                    };
-                    return Some(H::parse(s).map_err(|e| e.in_header(static_name(&H::NAME))));
+                    return Some(parse_text(elem));
                 }
                 self.split = None;
             }
@@ -500,23 +495,14 @@ impl<'h, H: TypedHeader<'h>> Iterator for TypedIter<'h, H> {
                 self.split = Some(CommaSplit::new(value));
                 continue;
             }
-            let s = match std::str::from_utf8(value) {
-                Ok(s) => s,
-                Err(_) => {
-                    return Some(Err(Error::Header {
-                        header: static_name(&H::NAME),
-                        detail: "not UTF-8",
-                    }));
-                }
-            };
-            let v = scan::trim_lws_str(s);
+            let v = scan::trim_lws(value);
             if v.is_empty() && !H::ALLOW_EMPTY {
                 return Some(Err(Error::Header {
                     header: static_name(&H::NAME),
                     detail: "empty value",
                 }));
             }
-            return Some(H::parse(v).map_err(|e| e.in_header(static_name(&H::NAME))));
+            return Some(parse_text(v));
         }
     }
 }
