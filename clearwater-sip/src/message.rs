@@ -711,23 +711,34 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
             break;
         }
         let name_start = pos;
-        while pos < b.len() && scan::is(b[pos], scan::TOKEN) {
-            pos += 1;
-        }
-        if pos == name_start {
-            return Err(if scan::is_wsp(c) {
-                Error::Syntax("continuation line without a header field")
-            } else {
-                Error::Syntax("header field name is not a token")
-            });
-        }
-        let name_end = pos;
-        while pos < b.len() && scan::is_wsp(b[pos]) {
-            pos += 1;
-        }
-        if b.get(pos) != Some(&b':') {
-            return Err(Error::Syntax("header field without ':'"));
-        }
+        // A well-known name right before its colon is recognised from three
+        // words; anything else is scanned byte by byte.
+        let (name_end, known) = match Known::lookup_field(b, pos) {
+            Some((end, known)) => {
+                pos = end;
+                (end, Some(known))
+            }
+            None => {
+                while pos < b.len() && scan::is(b[pos], scan::TOKEN) {
+                    pos += 1;
+                }
+                if pos == name_start {
+                    return Err(if scan::is_wsp(c) {
+                        Error::Syntax("continuation line without a header field")
+                    } else {
+                        Error::Syntax("header field name is not a token")
+                    });
+                }
+                let name_end = pos;
+                while pos < b.len() && scan::is_wsp(b[pos]) {
+                    pos += 1;
+                }
+                if b.get(pos) != Some(&b':') {
+                    return Err(Error::Syntax("header field without ':'"));
+                }
+                (name_end, Known::lookup_in(b, name_start, name_end))
+            }
+        };
         pos += 1;
         let value_start = pos;
         // End of the field: a line terminator not followed by SP/HT.
@@ -761,7 +772,7 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
             return Err(Error::Limit("header count"));
         }
         headers.push_parsed(Entry {
-            known: Known::lookup_in(b, name_start, name_end),
+            known,
             src: Src::Buf,
             name: Span::new(name_start, name_end),
             value: Span::new(vs, ve),

@@ -247,6 +247,59 @@ impl Known {
         Self::lookup_keyed(name, key)
     }
 
+    /// The header parser's fast path for a field that starts at `buf[start]`
+    /// with a well-known name followed directly by its colon (`Via:`,
+    /// `Content-Length:`, names up to 23 bytes): the name's end (the colon's
+    /// offset) and the name. `None` for anything else (extension names, white
+    /// space before the colon, longer names, fewer than 24 bytes left), which
+    /// the caller then scans byte by byte.
+    ///
+    /// Three words are read; the colon is found in them with a zero-byte test.
+    /// Accepting a name on a folded comparison is exact here because the bytes
+    /// before the colon are checked to be ≥ 0x20: the only other bytes that
+    /// `| 0x20` turns into a character of a known name are control bytes
+    /// (0x0D → `-`, 0x0E → `.`, 0x10–0x19 → digits); letters fold to letters
+    /// and bytes ≥ 0x80 never match.
+    #[inline(always)]
+    pub(crate) fn lookup_field(buf: &[u8], start: usize) -> Option<(usize, Known)> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
+        let w = buf.get(start..start + 24)?;
+        let mut offset = 0;
+        for i in 0..3 {
+            let x = load8(w, i * 8);
+            // Lowest flagged byte of each test is exact (borrows only run
+            // upwards), which is all that is used.
+            let colon = (x ^ COLONS).wrapping_sub(ONES) & !(x ^ COLONS) & HIGH;
+            let control = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
+            if colon == 0 {
+                if control != 0 {
+                    return None;
+                }
+                offset += 8;
+                continue;
+            }
+            let at = (colon.trailing_zeros() / 8) as usize;
+            let before = (1u64 << (8 * at)).wrapping_sub(1);
+            if control & before != 0 {
+                return None;
+            }
+            let n = offset + at;
+            if n == 0 {
+                return None;
+            }
+            let first = load8(w, 0) | FOLD;
+            let key = if n < 8 {
+                first & ((1u64 << (8 * n)) - 1)
+            } else {
+                first
+            };
+            return Self::lookup_keyed(&w[..n], key).map(|k| (start + n, k));
+        }
+        None
+    }
+
     #[inline(always)]
     fn lookup_keyed(name: &[u8], key: u64) -> Option<Known> {
         let n = name.len();
@@ -528,6 +581,78 @@ mod tests {
                     "{}",
                     String::from_utf8_lossy(&name)
                 );
+            }
+        }
+    }
+
+    /// What the header parser does without the fast path: a token name, the
+    /// colon right after it, then the lookup.
+    fn field_by_bytes(buf: &[u8], start: usize) -> Option<(usize, Known)> {
+        let n = buf[start..]
+            .iter()
+            .position(|&c| !scan::is(c, scan::TOKEN))?;
+        if n == 0 || buf[start + n] != b':' {
+            return None;
+        }
+        Known::lookup(&buf[start..start + n]).map(|k| (start + n, k))
+    }
+
+    #[test]
+    fn field_fast_path_finds_known_names_and_refuses_look_alikes() {
+        for (alias, known) in ALIASES {
+            for name in [alias.to_vec(), alias.to_ascii_uppercase()] {
+                let mut buf = b"x\r\n".to_vec();
+                buf.extend_from_slice(&name);
+                buf.extend_from_slice(b": some value of the field\r\n");
+                let got = Known::lookup_field(&buf, 3);
+                if name.len() <= 23 {
+                    assert_eq!(got, Some((3 + name.len(), *known)), "{alias:?}");
+                } else {
+                    assert_eq!(got, None);
+                }
+            }
+        }
+        // Control bytes that fold onto '-', '.' or digits; space before the
+        // colon; an extension name; a short buffer; an empty name.
+        for (buf, why) in [
+            (&b"Call\x0dID: x\r\n..............."[..], "CR folds to '-'"),
+            (b"Max\x0dForwards: 70\r\n.........", "CR folds to '-'"),
+            (b"Via : SIP/2.0/UDP h\r\n.........", "space before colon"),
+            (b"X-Custom: 1\r\n.................", "extension"),
+            (b"Via: x\r\n", "fewer than 24 bytes"),
+            (b": x\r\n.........................", "empty name"),
+            (b"\xc3\x96Via: x\r\n.................", "non-ASCII"),
+        ] {
+            assert_eq!(Known::lookup_field(buf, 0), None, "{why}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path never disagrees with the byte-by-byte rule: when it
+        /// answers, the answer is the same; names it declines go the slow way.
+        #[test]
+        fn field_fast_path_agrees_with_bytes(
+            pick in 0usize..ALIASES.len(),
+            upper in proptest::collection::vec(proptest::bool::ANY, 24),
+            damage in proptest::option::of((0usize..24, proptest::num::u8::ANY)),
+            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..30),
+        ) {
+            let mut name: Vec<u8> = ALIASES[pick].0.iter().zip(&upper)
+                .map(|(&c, &u)| if u { c.to_ascii_uppercase() } else { c })
+                .collect();
+            name.push(b':');
+            if let Some((at, byte)) = damage
+                && let Some(c) = name.get_mut(at)
+            {
+                *c = byte;
+            }
+            name.extend_from_slice(&tail);
+            match (Known::lookup_field(&name, 0), field_by_bytes(&name, 0)) {
+                (Some(fast), slow) => proptest::prop_assert_eq!(Some(fast), slow),
+                // Declined: only when there are fewer than 24 bytes to read or
+                // the name is longer than 23.
+                (None, Some((end, _))) => proptest::prop_assert!(name.len() < 24 || end > 23),
+                (None, None) => {}
             }
         }
     }
