@@ -819,7 +819,13 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
     } else {
         buf.slice(..end)
     };
-    let body = buf.slice(body_start..end);
+    // An empty body is not a slice of the buffer: slicing would turn the
+    // buffer into a shared one (an allocation) for nothing.
+    let body = if body_start == end {
+        Bytes::new()
+    } else {
+        buf.slice(body_start..end)
+    };
     headers.buf = buf;
     let parts = Parts {
         start: Span::new(start, nl + 1),

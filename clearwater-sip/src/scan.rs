@@ -343,6 +343,15 @@ impl<'a> Scanner<'a> {
     /// by SP/HT). Returns whether anything was skipped.
     #[inline]
     pub(crate) fn skip_lws(&mut self) -> bool {
+        // Most separators have no white space around them.
+        if !matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            return false;
+        }
+        self.skip_lws_slow()
+    }
+
+    #[inline(never)]
+    fn skip_lws_slow(&mut self) -> bool {
         let start = self.pos;
         loop {
             match self.peek() {
@@ -364,8 +373,13 @@ impl<'a> Scanner<'a> {
     }
 
     /// `SWS sep SWS` where sep is `b`: consumes it with surrounding LWS, or nothing.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn eat_sep(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            self.skip_lws();
+            return true;
+        }
         let save = self.pos;
         self.skip_lws();
         if self.eat(b) {

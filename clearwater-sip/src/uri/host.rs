@@ -159,18 +159,29 @@ pub(crate) fn scan_host(b: &[u8], start: usize) -> Result<(usize, HostTag), Erro
 /// starting with a letter, and one optional trailing dot.
 fn hostname_labels_ok(text: &[u8]) -> bool {
     let body = text.strip_suffix(b".").unwrap_or(text);
-    let mut top_first = 0u8;
-    for label in body.split(|&c| c == b'.') {
-        match (label.first(), label.last()) {
+    let n = body.len();
+    let (mut start, mut i) = (0, 0);
+    loop {
+        while i < n && body[i] != b'.' {
+            i += 1;
+        }
+        // body[start..i] is one label.
+        match (body.get(start), i.checked_sub(1).and_then(|l| body.get(l))) {
             (Some(f), Some(l))
-                if label.len() <= 63 && f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() =>
+                if i > start
+                    && i - start <= 63
+                    && f.is_ascii_alphanumeric()
+                    && l.is_ascii_alphanumeric() =>
             {
-                top_first = *f;
+                if i == n {
+                    return f.is_ascii_alphabetic();
+                }
             }
             _ => return false,
         }
+        i += 1;
+        start = i;
     }
-    top_first.is_ascii_alphabetic()
 }
 
 /// Strict dotted-quad IPv4 (no leading `+`, 1–3 digits per octet, ≤ 255).
