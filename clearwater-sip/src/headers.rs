@@ -218,10 +218,18 @@ impl Headers {
     pub fn typed_all<'h, H: TypedHeader<'h>>(&'h self) -> TypedIter<'h, H> {
         let name = H::NAME;
         let start = self.first_index(&name).unwrap_or(self.entries.len());
+        // A hot header that occurs once ends the search at its field.
+        let end = match name.0 {
+            Repr::Known(k) if k.hot_index().is_some() && !self.hot_repeated(k) => {
+                (start + 1).min(self.entries.len())
+            }
+            _ => self.entries.len(),
+        };
         TypedIter {
             headers: self,
             name,
             idx: start,
+            end,
             split: None,
             _h: PhantomData,
         }
@@ -455,6 +463,8 @@ pub struct TypedIter<'h, H> {
     headers: &'h Headers,
     name: HeaderName,
     idx: usize,
+    /// No field named `name` at or after this index.
+    end: usize,
     split: Option<CommaSplit<'h>>,
     _h: PhantomData<fn() -> H>,
 }
@@ -480,7 +490,7 @@ impl<'h, H: TypedHeader<'h>> Iterator for TypedIter<'h, H> {
                 }
                 self.split = None;
             }
-            let entries = &self.headers.entries;
+            let entries = self.headers.entries.get(..self.end).unwrap_or_default();
             while self.idx < entries.len() && {
                 let e = &entries[self.idx];
                 !self.name.matches(e.known, self.headers.text(e.src, e.name))

@@ -180,12 +180,32 @@ pub(crate) fn scan_header_params(sc: &mut Scanner<'_>) -> Result<(), Error> {
     scan_header_params_visit(sc, |_, _| Ok(()))
 }
 
+/// What kind of `gen-value` [`scan_gen_value`] accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GenValue {
+    /// A `token`.
+    Token,
+    /// A `quoted-string` (quotes included in the range).
+    Quoted,
+    /// An IPv6 address, bare or as a `[reference]` (a `host` that is not a token).
+    Ipv6,
+}
+
+/// A parameter value found by [`scan_header_params_visit`]: its absolute
+/// byte range in the scanner's input and its kind.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ParamValue {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) kind: GenValue,
+}
+
 /// [`scan_header_params`], calling `visit(name, value)` for each parameter
 /// with absolute byte ranges into the scanner's input, so owners can validate
 /// and remember the parameters they care about in the same pass.
 pub(crate) fn scan_header_params_visit(
     sc: &mut Scanner<'_>,
-    mut visit: impl FnMut(&[u8], Option<(usize, usize)>) -> Result<(), Error>,
+    mut visit: impl FnMut(&[u8], Option<ParamValue>) -> Result<(), Error>,
 ) -> Result<(), Error> {
     loop {
         let save = sc.pos();
@@ -197,9 +217,13 @@ pub(crate) fn scan_header_params_visit(
         sc.skip_lws();
         let name = sc.token("empty parameter")?;
         let value = if sc.eat_sep(b'=') {
-            let vs = sc.pos();
-            scan_gen_value(sc)?;
-            Some((vs, sc.pos()))
+            let start = sc.pos();
+            let kind = scan_gen_value(sc)?;
+            Some(ParamValue {
+                start,
+                end: sc.pos(),
+                kind,
+            })
         } else {
             None
         };
@@ -213,10 +237,11 @@ pub(crate) fn scan_header_params_visit(
 /// Guarantee owners rely on: an accepted value that does not start with `"`
 /// and contains a `:` is a valid IPv6 address, bare or in brackets (token
 /// characters exclude `:`).
-pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<(), Error> {
+pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<GenValue, Error> {
     match sc.peek() {
         Some(b'"') => {
             sc.quoted_string()?;
+            Ok(GenValue::Quoted)
         }
         Some(b'[') => {
             let start = sc.pos();
@@ -233,6 +258,7 @@ pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<(), Error> {
             if !crate::uri::host::is_ipv6(&inner[1..inner.len() - 1]) {
                 return Err(Error::syntax("bad IPv6 reference in parameter"));
             }
+            Ok(GenValue::Ipv6)
         }
         _ => {
             let v = sc.take_class(scan::TOKEN);
@@ -252,10 +278,11 @@ pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<(), Error> {
                 if !crate::uri::host::is_ipv6(&sc.input()[start..sc.pos()]) {
                     return Err(Error::syntax("bad parameter value"));
                 }
+                return Ok(GenValue::Ipv6);
             }
+            Ok(GenValue::Token)
         }
     }
-    Ok(())
 }
 
 /// Appends `;name[=value]` to `out`, validating that `name` is a token and that

@@ -247,3 +247,51 @@ fn edited_typed_values() {
     let u = SipUri::parse("sip:alice@atlanta.example.com").unwrap();
     assert_eq!(from.uri().as_sip().unwrap(), &u);
 }
+
+/// Every value of a list header is found whether it sits in one field or in
+/// several fields with others in between, before and after edits (the hot
+/// index ends the search early only when the header occurs once).
+#[test]
+fn list_values_across_fields_and_edits() {
+    let raw = "REGISTER sip:ims.example.net SIP/2.0\r\n\
+        Via: SIP/2.0/UDP a.example.net;branch=z9hG4bK-1, SIP/2.0/UDP b.example.net;branch=z9hG4bK-2\r\n\
+        Contact: <sip:u@192.0.2.1>;expires=60\r\n\
+        Max-Forwards: 70\r\n\
+        From: <sip:u@ims.example.net>;tag=1\r\n\
+        Via: SIP/2.0/UDP c.example.net;branch=z9hG4bK-3\r\n\
+        To: <sip:u@ims.example.net>\r\n\
+        m: <sip:u@192.0.2.2>, <sip:u@192.0.2.3>\r\n\
+        Call-ID: c1\r\n\
+        CSeq: 1 REGISTER\r\n\
+        Content-Length: 0\r\n\r\n";
+    let mut m = Message::parse(Bytes::from(raw)).unwrap();
+    let branches = |m: &Message| -> Vec<String> {
+        m.vias()
+            .map(|v| v.unwrap().branch().unwrap_or("").to_owned())
+            .collect()
+    };
+    let hosts = |m: &Message| -> Vec<String> {
+        m.contacts()
+            .map(|c| c.unwrap().addr().unwrap().uri().as_str().to_owned())
+            .collect()
+    };
+    assert_eq!(branches(&m), ["z9hG4bK-1", "z9hG4bK-2", "z9hG4bK-3"]);
+    assert_eq!(
+        hosts(&m),
+        ["sip:u@192.0.2.1", "sip:u@192.0.2.2", "sip:u@192.0.2.3"]
+    );
+    // One Contact field left: the search stops at it, and still finds it.
+    assert_eq!(m.remove_header(&HeaderName::CONTACT), 2);
+    m.push_header(&HeaderName::CONTACT, "<sip:u@192.0.2.9>")
+        .unwrap();
+    assert_eq!(hosts(&m), ["sip:u@192.0.2.9"]);
+    m.push_via(&Via::new("TCP", "p.example.net", None, "z9hG4bK-0").unwrap())
+        .unwrap();
+    assert_eq!(
+        branches(&m),
+        ["z9hG4bK-0", "z9hG4bK-1", "z9hG4bK-2", "z9hG4bK-3"]
+    );
+    let reparsed = reparse(m.to_bytes());
+    assert_eq!(hosts(&reparsed), ["sip:u@192.0.2.9"]);
+    assert_eq!(branches(&reparsed).len(), 4);
+}

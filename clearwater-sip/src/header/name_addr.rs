@@ -123,11 +123,11 @@ impl<'a> NameAddr<'a> {
         if form != Form::NoParams {
             params::scan_header_params_visit(&mut sc, |name, value| {
                 if name.eq_ignore_ascii_case(b"tag")
-                    && let Some((s, e)) = value
+                    && let Some(p) = value
                 {
-                    tag = Some(R::new(s, e));
+                    tag = Some(R::new(p.start, p.end));
                 }
-                check(name, value.map(|(s, e)| &b[s..e]))
+                check(name, value.map(|p| &b[p.start..p.end]))
             })?;
         }
         let params = R::new(ps, sc.pos());
@@ -567,7 +567,7 @@ fn param_range(text: &str, start: usize, name: &str) -> Option<R> {
     let mut found = None;
     let _ = params::scan_header_params_visit(&mut sc, |n, v| {
         if found.is_none() && n.eq_ignore_ascii_case(name.as_bytes()) {
-            found = v.map(|(s, e)| R::new(s, e));
+            found = v.map(|p| R::new(p.start, p.end));
         }
         Ok(())
     });

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::{R, Text, TypedHeader};
 use crate::error::Error;
 use crate::name::HeaderName;
-use crate::params::{self, Params};
+use crate::params::{self, GenValue, Params};
 use crate::scan::{self, Scanner};
 use crate::uri::Host;
 use crate::uri::host::{self, HostTag};
@@ -76,22 +76,19 @@ impl<'a> Via<'a> {
         let pstart = sc.pos();
         let mut branch = None;
         params::scan_header_params_visit(&mut sc, |name, value| {
-            let v = value.map(|(s, e)| &b[s..e]);
+            let v = value.map(|p| &b[p.start..p.end]);
             if name.eq_ignore_ascii_case(b"branch") {
                 match value {
-                    Some((s, e)) if scan::is_token(&b[s..e]) => branch = Some(R::new(s, e)),
+                    Some(p) if p.kind == GenValue::Token => branch = Some(R::new(p.start, p.end)),
                     _ => return Err(Error::syntax("bad branch parameter")),
                 }
             } else if name.eq_ignore_ascii_case(b"received") {
-                // A value with a colon outside quotes is an IPv6 address
-                // `scan_gen_value` has already validated; anything else must
-                // be an IPv4 address.
-                let ok = v.is_some_and(|v| {
-                    if v.first() != Some(&b'"') && v.contains(&b':') {
-                        true
-                    } else {
-                        host::parse_ipv4(v).is_some()
-                    }
+                // An IPv6 address `scan_gen_value` has already validated, or
+                // an IPv4 address.
+                let ok = value.is_some_and(|p| match p.kind {
+                    GenValue::Ipv6 => true,
+                    GenValue::Token => host::parse_ipv4(&b[p.start..p.end]).is_some(),
+                    GenValue::Quoted => false,
                 });
                 if !ok {
                     return Err(Error::syntax("bad received parameter"));
