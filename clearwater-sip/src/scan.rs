@@ -202,6 +202,18 @@ pub(crate) fn parse_decimal(s: &[u8], max: u64) -> Option<u64> {
     if s.is_empty() {
         return None;
     }
+    // Up to 19 digits cannot overflow a u64: no checks per digit.
+    if s.len() <= 19 {
+        let mut v: u64 = 0;
+        for &b in s {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + u64::from(d);
+        }
+        return (v <= max).then_some(v);
+    }
     let mut v: u64 = 0;
     for &b in s {
         if !b.is_ascii_digit() {
@@ -697,5 +709,31 @@ mod tests {
         assert_eq!(parse_decimal(b"300", 255), None);
         assert_eq!(parse_decimal(b"", 255), None);
         assert_eq!(parse_decimal(b"99999999999999999999999", u64::MAX), None);
+        assert_eq!(
+            parse_decimal(b"9999999999999999999", u64::MAX),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(
+            parse_decimal(b"18446744073709551615", u64::MAX),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_decimal(b"18446744073709551616", u64::MAX), None);
+        assert_eq!(parse_decimal(b"000000000000000000000042", 42), Some(42));
+        for bad in [&b"+1"[..], b"-1", b"1a", b" 1", b"1/", b"1:"] {
+            assert_eq!(parse_decimal(bad, u64::MAX), None, "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Digits only (no sign, unlike `str::parse`), any length, bounded by `max`.
+        #[test]
+        fn decimal_agrees_with_std(s in "[0-9+/:a]{0,24}", max in proptest::num::u64::ANY) {
+            let want = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                s.parse::<u64>().ok().filter(|&v| v <= max)
+            } else {
+                None
+            };
+            proptest::prop_assert_eq!(parse_decimal(s.as_bytes(), max), want);
+        }
     }
 }

@@ -47,9 +47,6 @@ pub struct NameAddr<'a> {
     tag: Option<R>,
 }
 
-/// Validates one header parameter of a specific header (name, raw value).
-type ParamCheck = fn(&[u8], Option<&[u8]>) -> Result<(), Error>;
-
 fn no_check(_: &[u8], _: Option<&[u8]>) -> Result<(), Error> {
     Ok(())
 }
@@ -60,7 +57,13 @@ impl<'a> NameAddr<'a> {
         Self::parse_form(Cow::Borrowed(text), Form::Either, no_check)
     }
 
-    fn parse_form(text: Text<'a>, form: Form, check: ParamCheck) -> Result<NameAddr<'a>, Error> {
+    /// `check` validates each header parameter (name, raw value) of the
+    /// header being parsed (a generic, so the no-op check costs nothing).
+    fn parse_form(
+        text: Text<'a>,
+        form: Form,
+        check: impl Fn(&[u8], Option<&[u8]>) -> Result<(), Error>,
+    ) -> Result<NameAddr<'a>, Error> {
         let b = text.as_bytes();
         let mut sc = Scanner::new(b);
         sc.skip_lws();
