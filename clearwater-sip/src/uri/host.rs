@@ -213,10 +213,18 @@ pub(crate) fn parse_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
 /// (property and table tests hold them together).
 pub(crate) fn is_ipv6(b: &[u8]) -> bool {
     let n = b.len();
+    // "::" is the shortest form; eight groups of four with seven colons, or
+    // six groups and a dotted quad, the longest (45).
+    if !(2..=45).contains(&n) {
+        return false;
+    }
     let mut i = 0;
     let mut groups = 0usize;
     let mut double = false;
-    if b.starts_with(b"::") {
+    if b[0] == b':' {
+        if b[1] != b':' {
+            return false;
+        }
         if n == 2 {
             return true;
         }
@@ -225,38 +233,46 @@ pub(crate) fn is_ipv6(b: &[u8]) -> bool {
     }
     loop {
         let start = i;
-        while i < n && i - start < 5 && b[i].is_ascii_hexdigit() {
+        // Over-long groups are scanned to their end and refused below (the
+        // input is at most 45 bytes).
+        while i < n && scan::is(b[i], scan::HEX) {
             i += 1;
-        }
-        if i < n && b[i] == b'.' {
-            // A trailing IPv4 address: two groups, and it ends the address.
-            if groups > 6 || parse_ipv4(&b[start..]).is_none() {
-                return false;
-            }
-            groups += 2;
-            break;
         }
         let len = i - start;
-        if len == 0 || len > 4 || groups >= 8 {
-            return false;
-        }
-        groups += 1;
         if i == n {
-            break;
-        }
-        if b[i] != b':' {
-            return false;
-        }
-        i += 1;
-        if i < n && b[i] == b':' {
-            if double {
+            // The last group.
+            if len == 0 || len > 4 {
                 return false;
             }
-            double = true;
-            i += 1;
-            if i == n {
+            groups += 1;
+            break;
+        }
+        match b[i] {
+            b':' if len > 0 && len <= 4 => {
+                groups += 1;
+                i += 1;
+                if b.get(i) == Some(&b':') {
+                    if double {
+                        return false;
+                    }
+                    double = true;
+                    i += 1;
+                    if i == n {
+                        break;
+                    }
+                } else if i == n {
+                    return false;
+                }
+            }
+            b'.' => {
+                // A trailing IPv4 address: two groups, and it ends the address.
+                if groups > 6 || parse_ipv4(&b[start..]).is_none() {
+                    return false;
+                }
+                groups += 2;
                 break;
             }
+            _ => return false,
         }
     }
     if double { groups <= 7 } else { groups == 8 }
