@@ -248,7 +248,10 @@ impl Headers {
     pub(crate) fn make_entry(&mut self, name: &HeaderName, value: &[u8]) -> Entry {
         let n = name.as_str().as_bytes();
         let start = self.extra.len();
-        self.extra.reserve(n.len() + value.len() + 4);
+        let need = n.len() + value.len() + 4;
+        // A proxy makes a few edits per message: room for them at the first.
+        self.extra
+            .reserve(if start == 0 { need.max(256) } else { need });
         self.extra.extend_from_slice(n);
         self.extra.extend_from_slice(b": ");
         let vstart = self.extra.len();
@@ -319,20 +322,25 @@ impl Headers {
     pub(crate) fn pop_first_element(&mut self, name: &HeaderName) -> Option<Vec<u8>> {
         let i = self.first_index(name)?;
         let e = self.entries[i];
-        let value = self.text(e.src, e.value).to_vec();
+        // The value is read from a handle of its own so the entry can be
+        // rewritten: a slice of the received buffer (no copy), or a copy of
+        // text an earlier edit wrote.
+        let value = match e.src {
+            Src::Buf => self.buf.slice(e.value.range()),
+            Src::Extra => Bytes::copy_from_slice(self.text(e.src, e.value)),
+        };
         let mut split = CommaSplit::new(&value);
         let first = split.next()?.to_vec();
         // Offset of the rest: after the first top-level comma.
-        let rest_start = comma_after_first(&value);
-        match rest_start {
+        match split.rest_offset() {
             None => self.remove_index(i),
             Some(off) => {
-                let rest = scan::trim_lws(&value[off..]).to_vec();
+                let rest = scan::trim_lws(&value[off..]);
                 let name_written = HeaderName(match e.known {
                     Some(k) => Repr::Known(k),
                     None => Repr::Extension(Bytes::copy_from_slice(self.text(e.src, e.name))),
                 });
-                self.replace_raw(i, &name_written, &rest);
+                self.replace_raw(i, &name_written, rest);
             }
         }
         Some(first)
@@ -340,8 +348,28 @@ impl Headers {
 
     /// Writes every field line, reusing unchanged byte ranges.
     pub(crate) fn write_lines(&self, out: &mut Vec<u8>) {
+        // Runs of fields that still sit next to each other in the received
+        // buffer are copied in one go.
+        let mut run: Option<Span> = None;
         for e in &self.entries {
-            out.extend_from_slice(self.text(e.src, e.line));
+            if e.src == Src::Buf {
+                match &mut run {
+                    Some(r) if r.end == e.line.start => r.end = e.line.end,
+                    _ => {
+                        if let Some(r) = run.replace(e.line) {
+                            out.extend_from_slice(self.text(Src::Buf, r));
+                        }
+                    }
+                }
+            } else {
+                if let Some(r) = run.take() {
+                    out.extend_from_slice(self.text(Src::Buf, r));
+                }
+                out.extend_from_slice(self.text(e.src, e.line));
+            }
+        }
+        if let Some(r) = run {
+            out.extend_from_slice(self.text(Src::Buf, r));
         }
     }
 
@@ -379,13 +407,6 @@ fn not_utf8<'h, H: TypedHeader<'h>>() -> Error {
         header: static_name(&H::NAME),
         detail: "not UTF-8",
     }
-}
-
-/// Offset just after the first top-level comma of a list value.
-fn comma_after_first(value: &[u8]) -> Option<usize> {
-    let mut split = CommaSplit::new(value);
-    split.next();
-    split.rest_offset()
 }
 
 impl fmt::Debug for Headers {

@@ -273,13 +273,13 @@ macro_rules! common {
             /// Pushes a new top Via (what a proxy does before forwarding).
             pub fn push_via(&mut self, via: &Via<'_>) -> Result<(), Error> {
                 self.parts_mut()
-                    .insert_top(&HeaderName::VIA, &via.to_string())
+                    .insert_top(&HeaderName::VIA, crate::scan::trim_lws_str(via.as_str()))
             }
 
             /// Removes the top Via value (what a proxy does to a response); returns it.
             pub fn pop_via(&mut self) -> Result<Option<Via<'static>>, Error> {
                 match self.parts_mut().pop_element(&HeaderName::VIA) {
-                    Some(s) => Via::parse(&s).map(|v| Some(v.into_owned())),
+                    Some(s) => Via::parse_owned(s).map(Some),
                     None => Ok(None),
                 }
             }
@@ -287,8 +287,8 @@ macro_rules! common {
             /// Removes the top Route value (RFC 3261 §16.4); returns it.
             pub fn pop_route(&mut self) -> Result<Option<Route<'static>>, Error> {
                 match self.parts_mut().pop_element(&HeaderName::ROUTE) {
-                    Some(s) => <Route<'_> as TypedHeader<'_>>::parse(&s)
-                        .map(|r| Some(r.into_owned()))
+                    Some(s) => Route::parse_owned(s)
+                        .map(Some)
                         .map_err(|e| e.in_header("Route")),
                     None => Ok(None),
                 }
@@ -299,8 +299,10 @@ macro_rules! common {
                 &mut self,
                 rr: &crate::header::NameAddr<'_>,
             ) -> Result<(), Error> {
-                self.parts_mut()
-                    .insert_top(&HeaderName::RECORD_ROUTE, &rr.to_string())
+                self.parts_mut().insert_top(
+                    &HeaderName::RECORD_ROUTE,
+                    crate::scan::trim_lws_str(rr.as_str()),
+                )
             }
 
             /// Replaces the body and sets Content-Length to match; sets or removes
@@ -619,7 +621,10 @@ impl Parts {
     fn pop_element(&mut self, name: &HeaderName) -> Option<String> {
         let text = self.headers.pop_first_element(name)?;
         self.edited = true;
-        Some(String::from_utf8_lossy(&text).into_owned())
+        Some(
+            String::from_utf8(text)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        )
     }
 
     fn set_body(&mut self, body: Bytes, content_type: Option<&str>) -> Result<(), Error> {
@@ -644,7 +649,8 @@ fn check_value(value: &str) -> Result<(), Error> {
     let b = value.as_bytes();
     // Folded continuation lines (CRLF followed by SP/HT) are allowed.
     let mut i = 0;
-    while i < b.len() {
+    while let Some(off) = memchr::memchr3(b'\r', b'\n', 0, &b[i..]) {
+        i += off;
         match b[i] {
             b'\r' | b'\n' => {
                 let nl = if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {

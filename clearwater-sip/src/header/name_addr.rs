@@ -324,6 +324,11 @@ macro_rules! name_addr_header {
             pub fn into_owned(self) -> $ty<'static> {
                 $ty(self.0.into_owned())
             }
+
+            /// Parses a value held in a `String`, keeping the string (no copy).
+            pub fn parse_owned(value: String) -> Result<$ty<'static>, Error> {
+                NameAddr::parse_form(Cow::Owned(value), $form, no_check).map($ty)
+            }
         }
 
         impl<'a> Deref for $ty<'a> {

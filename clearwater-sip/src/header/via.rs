@@ -273,6 +273,11 @@ impl<'a> Via<'a> {
             .unwrap_or_else(|_| self.clone().into_owned())
     }
 
+    /// Parses a value held in a `String`, keeping the string (no copy).
+    pub fn parse_owned(value: String) -> Result<Via<'static>, Error> {
+        Via::parse_cow(Cow::Owned(value))
+    }
+
     /// A copy that owns its text.
     pub fn into_owned(self) -> Via<'static> {
         Via {
