@@ -204,6 +204,10 @@ impl Headers {
         let value = self.text(e.src, e.value);
         let element = if H::LIST {
             CommaSplit::new(value).next().unwrap_or_default()
+        } else if e.src == Src::Buf {
+            // The parser stored the value without surrounding white space.
+            debug_assert_eq!(value, scan::trim_lws(value));
+            value
         } else {
             scan::trim_lws(value)
         };

@@ -180,20 +180,11 @@ pub(crate) fn trim_lws(s: &[u8]) -> &[u8] {
     &s[a..b]
 }
 
-/// Trims leading and trailing linear white space from a `str`.
+/// Trims leading and trailing linear white space from a `str` (the bytes
+/// [`trim_lws`] trims).
 #[inline]
 pub(crate) fn trim_lws_str(s: &str) -> &str {
-    let b = s.as_bytes();
-    let mut a = 0;
-    let mut e = b.len();
-    while a < e && matches!(b[a], b' ' | b'\t' | b'\r' | b'\n') {
-        a += 1;
-    }
-    while e > a && matches!(b[e - 1], b' ' | b'\t' | b'\r' | b'\n') {
-        e -= 1;
-    }
-    // Only ASCII bytes were skipped, so both ends are char boundaries.
-    s.get(a..e).unwrap_or("")
+    s.trim_matches([' ', '\t', '\r', '\n'])
 }
 
 /// Parses a run of decimal digits into a `u64`, rejecting empty input and overflow
@@ -725,6 +716,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The `str` and byte trims take the same white space off.
+        #[test]
+        fn lws_trims_agree(s in "[ \t\r\na\u{e9},]{0,12}") {
+            proptest::prop_assert_eq!(trim_lws_str(&s).as_bytes(), trim_lws(s.as_bytes()));
+        }
+
         /// Digits only (no sign, unlike `str::parse`), any length, bounded by `max`.
         #[test]
         fn decimal_agrees_with_std(s in "[0-9+/:a]{0,24}", max in proptest::num::u64::ANY) {
