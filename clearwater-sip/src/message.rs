@@ -697,7 +697,10 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
     let line = &b[start..content_end];
     let start_line = StartLine::parse(line, start)?;
 
-    let est = (b.len() / 48).clamp(8, 64);
+    // About one field per 48 bytes; at most 32 entries up front (bodies
+    // inflate the length, and 32 entries stay within the allocator's small
+    // size classes; longer header sections grow the list).
+    let est = (b.len() / 48).clamp(8, 32);
     let mut headers = Headers::new(Bytes::new(), est);
     let mut pos = nl + 1;
     // One vectorised scan yields every line terminator of the header section

@@ -187,17 +187,30 @@ fn hostname_labels_ok(text: &[u8]) -> bool {
 /// Strict dotted-quad IPv4 (no leading `+`, 1–3 digits per octet, ≤ 255).
 pub(crate) fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = b.split(|&c| c == b'.');
-    for o in &mut octets {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 {
-            return None;
+    let (mut idx, mut value, mut digits) = (0usize, 0u32, 0u32);
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || idx == 3 {
+                return None;
+            }
+            octets[idx] = value as u8;
+            (idx, value, digits) = (idx + 1, 0, 0);
+        } else {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 || digits == 3 {
+                return None;
+            }
+            value = value * 10 + u32::from(d);
+            if value > 255 {
+                return None;
+            }
+            digits += 1;
         }
-        *o = u8::try_from(scan::parse_decimal(p, 255)?).ok()?;
     }
-    if parts.next().is_some() {
+    if idx != 3 || digits == 0 {
         return None;
     }
+    octets[3] = value as u8;
     Some(Ipv4Addr::from(octets))
 }
 
@@ -320,7 +333,36 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The dotted-quad rule written the plain way: four dot-separated runs
+    /// of 1–3 digits, each at most 255.
+    fn ipv4_by_parts(b: &[u8]) -> Option<Ipv4Addr> {
+        let parts: Vec<&[u8]> = b.split(|&c| c == b'.').collect();
+        if parts.len() != 4 {
+            return None;
+        }
+        let mut o = [0u8; 4];
+        for (o, p) in o.iter_mut().zip(parts) {
+            if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            *o = std::str::from_utf8(p).ok()?.parse().ok()?;
+        }
+        Some(Ipv4Addr::from(o))
+    }
+
     proptest! {
+        #[test]
+        fn ipv4_parser_agrees_with_the_plain_rule(s in "[0-9.+a]{0,17}") {
+            prop_assert_eq!(parse_ipv4(s.as_bytes()), ipv4_by_parts(s.as_bytes()));
+        }
+
+        #[test]
+        fn ipv4_parser_reads_every_address(a in any::<[u8; 4]>(), zeros in 0usize..3) {
+            let text = a.map(|o| format!("{:0w$}", o, w = zeros + 1)).join(".");
+            let want = (text.split('.').all(|p| p.len() <= 3)).then(|| Ipv4Addr::from(a));
+            prop_assert_eq!(parse_ipv4(text.as_bytes()), want);
+        }
+
         #[test]
         fn ipv6_validator_agrees_with_std(s in "[0-9a-fA-F:.g]{0,48}") {
             prop_assert_eq!(is_ipv6(s.as_bytes()), s.parse::<Ipv6Addr>().is_ok());
