@@ -330,7 +330,7 @@ impl Headers {
         // rewritten: a slice of the received buffer (no copy), or a copy of
         // text an earlier edit wrote.
         let value = match e.src {
-            Src::Buf => self.buf.slice(e.value.range()),
+            Src::Buf => self.buf.slice_ref(self.text(Src::Buf, e.value)),
             Src::Extra => Bytes::copy_from_slice(self.text(e.src, e.value)),
         };
         let mut split = CommaSplit::new(&value);
