@@ -657,6 +657,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes drawn from name letters, separators and the
+        /// control bytes that fold onto name characters: the fast path only
+        /// ever agrees with the byte-by-byte rule.
+        #[test]
+        fn field_fast_path_on_look_alikes(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"viaVIAcontactCSEQ-lf:: \r\n\x0d\x0e\x10\x19\x80\xc3.".to_vec()),
+                20..40,
+            )
+        ) {
+            if let Some(fast) = Known::lookup_field(&bytes, 0) {
+                proptest::prop_assert_eq!(Some(fast), field_by_bytes(&bytes, 0));
+            }
+        }
+    }
+
     #[test]
     fn compact_forms_and_case() {
         for (c, long) in [
