@@ -425,7 +425,7 @@ impl Request {
         if reason.bytes().any(|c| c == b'\r' || c == b'\n') {
             return Err(Error::Invalid("reason phrase contains a line break"));
         }
-        let line = format!("SIP/2.0 {} {}\r\n", status, reason);
+        let line = status_line(status, reason);
         let start = headers.store_extra(line.as_bytes());
         let rs = start.start as usize + 12;
         let reason_span = Span::new(rs, rs + reason.len());
@@ -446,7 +446,10 @@ impl Request {
                 let to: To<'_> = src.typed::<To<'_>>()?.ok_or(Error::Missing("To"))?;
                 if to.tag().is_none() {
                     let tagged = to.with_param("tag", Some(tag))?;
-                    let entry = headers.make_entry(&HeaderName::TO, tagged.to_string().as_bytes());
+                    let entry = headers.make_entry(
+                        &HeaderName::TO,
+                        scan::trim_lws_str(tagged.as_str()).as_bytes(),
+                    );
                     headers.entries.push(entry);
                     continue;
                 }
@@ -486,7 +489,7 @@ impl Response {
             return Err(Error::Invalid("reason phrase contains a line break"));
         }
         let mut headers = Headers::new(Bytes::new(), 12);
-        let line = format!("SIP/2.0 {} {}\r\n", status, reason);
+        let line = status_line(status, reason);
         let start = headers.store_extra(line.as_bytes());
         let rs = start.start as usize + 12;
         Ok(Response {
@@ -520,7 +523,7 @@ impl Response {
         if reason.bytes().any(|c| c == b'\r' || c == b'\n') {
             return Err(Error::Invalid("reason phrase contains a line break"));
         }
-        let line = format!("SIP/2.0 {} {}\r\n", status, reason);
+        let line = status_line(status, reason);
         let start = self.parts.headers.store_extra(line.as_bytes());
         let rs = start.start as usize + 12;
         self.status = status;
@@ -642,6 +645,18 @@ impl Parts {
         self.edited = true;
         Ok(())
     }
+}
+
+/// `SIP/2.0 <code> <reason>\r\n` (the reason starts at offset 12: codes
+/// have three digits).
+fn status_line(status: StatusCode, reason: &str) -> String {
+    let mut line = String::with_capacity(14 + reason.len());
+    line.push_str("SIP/2.0 ");
+    scan::push_decimal(&mut line, u64::from(status.as_u16()));
+    line.push(' ');
+    line.push_str(reason);
+    line.push_str("\r\n");
+    line
 }
 
 /// A header value given to an editor must not break the framing.

@@ -187,6 +187,21 @@ pub(crate) fn trim_lws_str(s: &str) -> &str {
     s.trim_matches([' ', '\t', '\r', '\n'])
 }
 
+/// Appends `v` in decimal (hot paths build header text without `format!`).
+pub(crate) fn push_decimal(out: &mut String, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
+
 /// Parses a run of decimal digits into a `u64`, rejecting empty input and overflow
 /// beyond `max`.
 pub(crate) fn parse_decimal(s: &[u8], max: u64) -> Option<u64> {
@@ -716,6 +731,16 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// `push_decimal` writes what `Display` writes.
+        #[test]
+        fn decimal_writer_agrees_with_display(v in proptest::num::u64::ANY, small in 0u64..1000) {
+            for v in [v, small, 0, u64::MAX] {
+                let mut s = String::from("x");
+                push_decimal(&mut s, v);
+                proptest::prop_assert_eq!(s, format!("x{v}"));
+            }
+        }
+
         /// The `str` and byte trims take the same white space off.
         #[test]
         fn lws_trims_agree(s in "[ \t\r\na\u{e9},]{0,12}") {

@@ -144,7 +144,7 @@ impl<'a> Via<'a> {
         s.push_str(host);
         if let Some(p) = port {
             s.push(':');
-            s.push_str(&p.to_string());
+            scan::push_decimal(&mut s, u64::from(p));
         }
         s.push_str(";branch=");
         s.push_str(branch);

@@ -55,6 +55,7 @@ use crate::header::{MAGIC_COOKIE, ProxyRequire, Route, TypedHeader, Via};
 use crate::message::{Message, Request, Response};
 use crate::method::Method;
 use crate::name::HeaderName;
+use crate::scan;
 use crate::status::StatusCode;
 use crate::transaction::{
     self, ClientTxId, Output, ServerTxId, Termination, TransactionLayer, TxId,
@@ -687,7 +688,9 @@ impl Proxy {
         extra: Option<(HeaderName, String)>,
         now: Instant,
     ) {
-        let tag = format!("cw{}", self.next_branch);
+        let mut tag = String::with_capacity(24);
+        tag.push_str("cw");
+        scan::push_decimal(&mut tag, self.next_branch);
         self.next_branch += 1;
         if let Ok(mut resp) = req.make_response(status, None, Some(&tag)) {
             if let Some((n, v)) = extra {
@@ -721,15 +724,17 @@ impl Proxy {
     fn record_route_value(&self, transport: Transport) -> Option<String> {
         let l = self.local_for(transport)?;
         let host = &l.host;
-        Some(if transport == Transport::Udp {
-            format!("<sip:{host}:{};lr>", l.port)
-        } else {
-            format!(
-                "<sip:{host}:{};transport={};lr>",
-                l.port,
-                transport.as_str().to_ascii_lowercase()
-            )
-        })
+        let mut v = String::with_capacity(host.len() + 32);
+        v.push_str("<sip:");
+        v.push_str(host);
+        v.push(':');
+        scan::push_decimal(&mut v, u64::from(l.port));
+        if transport != Transport::Udp {
+            v.push_str(";transport=");
+            v.push_str(&transport.as_str().to_ascii_lowercase());
+        }
+        v.push_str(";lr>");
+        Some(v)
     }
 
     fn stateless_branch(&self, req: &Request) -> String {
@@ -838,7 +843,12 @@ impl Proxy {
             req.push_header(&HeaderName::ROUTE, &format!("<{ruri}>"))?;
             req.set_uri(&top);
         }
-        let branch = format!("{MAGIC_COOKIE}cw{}.{branch_id}", c.loop_hash);
+        let mut branch = String::with_capacity(MAGIC_COOKIE.len() + c.loop_hash.len() + 24);
+        branch.push_str(MAGIC_COOKIE);
+        branch.push_str("cw");
+        branch.push_str(&c.loop_hash);
+        branch.push('.');
+        scan::push_decimal(&mut branch, branch_id);
         let via = self.via_for(out_transport, &branch)?;
         req.push_via(&via)?;
         Ok(req)
@@ -1122,11 +1132,21 @@ impl Proxy {
 
 /// Our To tag for responses we generate in context `ctx`.
 fn to_tag(ctx: ContextId) -> String {
-    format!("cwp{}", ctx.0)
+    let mut tag = String::with_capacity(24);
+    tag.push_str("cwp");
+    scan::push_decimal(&mut tag, ctx.0);
+    tag
 }
 
+/// The first eight bytes of a digest in lower-case hex.
 fn hex16(d: &[u8]) -> String {
-    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(16);
+    for &b in d.iter().take(8) {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    s
 }
 
 /// The loop-detection hash of a request as received (see the module docs).

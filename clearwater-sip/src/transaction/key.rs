@@ -104,11 +104,12 @@ impl ServerKey {
 
 /// sent-by as compared by §17.2.3: host (lower case) and port.
 fn sent_by(via: &Via<'_>) -> String {
-    let host = via.host().as_str().to_ascii_lowercase();
-    match via.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host,
+    let mut host = via.host().as_str().to_ascii_lowercase();
+    if let Some(p) = via.port() {
+        host.push(':');
+        crate::scan::push_decimal(&mut host, u64::from(p));
     }
+    host
 }
 
 /// Whether `branch` is an RFC 3261 branch: the magic cookie and more.
