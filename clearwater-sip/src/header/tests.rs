@@ -234,3 +234,38 @@ fn owned_values_outlive_their_text() {
     };
     assert_eq!(v.branch(), Some("z9hG4bK1"));
 }
+
+proptest::proptest! {
+    /// `Via::new` builds exactly what parsing its text gives (it takes the
+    /// spans directly for plain parts and parses anything else), and refuses
+    /// exactly what the parser refuses.
+    #[test]
+    fn via_new_agrees_with_parsing_its_text(
+        transport in "(UDP|TCP|TLS|WS|x y|)",
+        host in "(example\\.com|192\\.0\\.2\\.1|\\[2001:db8::1\\]|h:5060|a b|-x\\.com|2001:db8::1|)",
+        port in proptest::option::of(0u16..=65535),
+        branch in "(z9hG4bK-1|z9hG4bK;rport|b=c|\"q\"|)",
+    ) {
+        let mut text = format!("SIP/2.0/{transport} {host}");
+        if let Some(p) = port {
+            text.push_str(&format!(":{p}"));
+        }
+        text.push_str(&format!(";branch={branch}"));
+        match (Via::new(&transport, &host, port, &branch), Via::parse(&text)) {
+            (Ok(a), Ok(b)) => {
+                proptest::prop_assert_eq!(a.as_str(), b.as_str());
+                proptest::prop_assert_eq!(a.protocol(), b.protocol());
+                proptest::prop_assert_eq!(a.version(), b.version());
+                proptest::prop_assert_eq!(a.transport(), b.transport());
+                proptest::prop_assert_eq!(a.host().as_str(), b.host().as_str());
+                proptest::prop_assert_eq!(a.host(), b.host());
+                proptest::prop_assert_eq!(a.port(), b.port());
+                proptest::prop_assert_eq!(a.params().as_str(), b.params().as_str());
+                proptest::prop_assert_eq!(a.branch(), b.branch());
+                proptest::prop_assert_eq!(a.rport(), b.rport());
+            }
+            (Err(_), Err(_)) => {}
+            (a, b) => proptest::prop_assert!(false, "new {:?} parse {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+}

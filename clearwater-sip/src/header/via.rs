@@ -139,15 +139,44 @@ impl<'a> Via<'a> {
     ) -> Result<Via<'static>, Error> {
         let mut s = String::with_capacity(24 + host.len() + branch.len());
         s.push_str("SIP/2.0/");
+        let ts = s.len();
         s.push_str(transport);
+        let te = s.len();
         s.push(' ');
+        let hs = s.len();
         s.push_str(host);
+        let he = s.len();
         if let Some(p) = port {
             s.push(':');
             scan::push_decimal(&mut s, u64::from(p));
         }
+        let ps = s.len();
         s.push_str(";branch=");
+        let bs = s.len();
         s.push_str(branch);
+        let end = s.len();
+        // The usual parts (a token transport and branch, a bare host) give
+        // their spans directly; anything else is left to the parser, which
+        // decides what the text means.
+        let bare_host = host::scan_host(host.as_bytes(), 0)
+            .ok()
+            .filter(|&(e, _)| e == host.len());
+        if let Some((_, host_tag)) = bare_host
+            && scan::is_token(transport.as_bytes())
+            && scan::is_token(branch.as_bytes())
+        {
+            return Ok(Via {
+                text: Cow::Owned(s),
+                protocol: R::new(0, 3),
+                version: R::new(4, 7),
+                transport: R::new(ts, te),
+                host: R::new(hs, he),
+                host_tag,
+                port,
+                params: R::new(ps, end),
+                branch: Some(R::new(bs, end)),
+            });
+        }
         Via::parse_cow(Cow::Owned(s)).map_err(|_| Error::Invalid("bad transport, host or branch"))
     }
 
