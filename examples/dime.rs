@@ -11,7 +11,7 @@
 //!   no provisioning API (the HSS owns the subscribers).
 //!
 //! ```text
-//! cargo run --release --features hss,store --example dime -- \
+//! cargo run --release --features hss,store,diameter --example dime -- \
 //!     [--realm example.net] [--db dime.redb] \
 //!     [--homestead 127.0.0.1:8888] [--prov 127.0.0.1:8889] [--api-key KEY]... \
 //!     [--hss 127.0.0.1:3868 --hss-realm example.net [--hss-host hss.example.net] \

@@ -453,6 +453,8 @@ impl Avp {
             &(u32::from(self.flags.0) << 24 | (len as u32 & 0x00ff_ffff)).to_be_bytes(),
         );
         h[8..].copy_from_slice(&self.code.vendor.to_be_bytes());
+        // A no-op inside `Message::encode_into`, which reserves the whole.
+        out.reserve(len.next_multiple_of(4));
         out.extend_from_slice(&h[..header_len]);
         out.extend_from_slice(&self.data);
         out.extend_from_slice(&[0; 3][..len.next_multiple_of(4) - len]);

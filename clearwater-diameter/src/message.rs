@@ -206,12 +206,12 @@ impl Message {
     /// grammar are checked by [`Message::validate`], so that a relay can
     /// forward what it does not understand.
     pub fn decode(buf: Bytes) -> Result<Message> {
-        if buf.len() < HEADER_LEN {
+        let Some(mut msg) = Message::header(&buf) else {
             return Err(DiameterError::new(
                 ResultCode::INVALID_MESSAGE_LENGTH,
                 format!("{} octets: shorter than the header", buf.len()),
             ));
-        }
+        };
         if buf[0] != 1 {
             return Err(DiameterError::new(
                 ResultCode::UNSUPPORTED_VERSION,
@@ -225,12 +225,6 @@ impl Message {
                 format!("message length field {len} for {} octets", buf.len()),
             ));
         }
-        let Some(mut msg) = Message::header(&buf) else {
-            return Err(DiameterError::new(
-                ResultCode::INVALID_MESSAGE_LENGTH,
-                "shorter than the header",
-            ));
-        };
         let flags = msg.flags;
         if flags.0 & CommandFlags::RESERVED != 0 {
             return Err(DiameterError::new(
