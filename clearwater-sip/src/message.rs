@@ -666,21 +666,18 @@ fn check_value(value: &str) -> Result<(), Error> {
     let mut i = 0;
     while let Some(off) = memchr::memchr3(b'\r', b'\n', 0, &b[i..]) {
         i += off;
-        match b[i] {
-            b'\r' | b'\n' => {
-                let nl = if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {
-                    i + 1
-                } else {
-                    i
-                };
-                if !matches!(b.get(nl + 1), Some(b' ' | b'\t')) {
-                    return Err(Error::Invalid("header value contains a line break"));
-                }
-                i = nl + 1;
-            }
-            0 => return Err(Error::Invalid("header value contains NUL")),
-            _ => i += 1,
+        if b[i] == 0 {
+            return Err(Error::Invalid("header value contains NUL"));
         }
+        let nl = if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {
+            i + 1
+        } else {
+            i
+        };
+        if !matches!(b.get(nl + 1), Some(b' ' | b'\t')) {
+            return Err(Error::Invalid("header value contains a line break"));
+        }
+        i = nl + 1;
     }
     Ok(())
 }

@@ -235,13 +235,7 @@ impl Known {
     pub(crate) fn lookup_in(buf: &[u8], start: usize, end: usize) -> Option<Known> {
         let name = &buf[start..end];
         let key = match buf.get(start..start + 8) {
-            Some(w) => {
-                let w = load8(w, 0) | FOLD;
-                match name.len() {
-                    n @ 0..8 => w & ((1u64 << (8 * n)) - 1),
-                    _ => w,
-                }
-            }
+            Some(w) => key_of_word(load8(w, 0), name.len()),
             None => key_of(name),
         };
         Self::lookup_keyed(name, key)
@@ -289,13 +283,8 @@ impl Known {
             if n == 0 {
                 return None;
             }
-            let first = load8(w, 0) | FOLD;
-            let key = if n < 8 {
-                first & ((1u64 << (8 * n)) - 1)
-            } else {
-                first
-            };
-            return Self::lookup_keyed(&w[..n], key).map(|k| (start + n, k));
+            return Self::lookup_keyed(&w[..n], key_of_word(load8(w, 0), n))
+                .map(|k| (start + n, k));
         }
         None
     }
@@ -367,6 +356,18 @@ const fn key_of(b: &[u8]) -> u64 {
         i += 1;
     }
     w
+}
+
+/// [`key_of`] of a name of `len` bytes whose first eight bytes (and
+/// whatever follows a shorter name) are `word`.
+#[inline(always)]
+fn key_of_word(word: u64, len: usize) -> u64 {
+    let w = word | FOLD;
+    if len < 8 {
+        w & ((1u64 << (8 * len)) - 1)
+    } else {
+        w
+    }
 }
 
 /// The home slot of a key: multiplicative hashing of the key and length.

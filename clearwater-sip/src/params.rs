@@ -234,9 +234,8 @@ pub(crate) fn scan_header_params_visit(
 /// gen-value = token / host / quoted-string. Hosts cover IPv6 references, and
 /// (as RFC 5118 §4.5 asks of robust parsers) bare IPv6 addresses with colons.
 ///
-/// Guarantee owners rely on: an accepted value that does not start with `"`
-/// and contains a `:` is a valid IPv6 address, bare or in brackets (token
-/// characters exclude `:`).
+/// Returns which of the three it accepted, so owners need not look at the
+/// value again (an IPv6 address, bare or in brackets, is validated here).
 pub(crate) fn scan_gen_value(sc: &mut Scanner<'_>) -> Result<GenValue, Error> {
     match sc.peek() {
         Some(b'"') => {

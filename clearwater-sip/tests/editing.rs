@@ -350,3 +350,20 @@ fn edited_serialisation_is_exact() {
             .contains("Route")
     );
 }
+
+/// Values given to the editors cannot break the framing: line breaks only as
+/// folds (followed by SP/HT), no NUL.
+#[test]
+fn edited_values_cannot_break_the_framing() {
+    let mut req = invite();
+    let x = HeaderName::from_bytes(b"X-Test").unwrap();
+    for bad in ["a\r\nb", "a\nb", "a\rb", "a\r\n", "a\0b", "\r\nVia: x"] {
+        assert!(req.set_header(&x, bad).is_err(), "{bad:?}");
+        assert!(req.push_header(&x, bad).is_err(), "{bad:?}");
+    }
+    for folded in ["a\r\n b", "a\n\tb", "plain"] {
+        req.set_header(&x, folded).unwrap();
+        let again = reparse(req.to_bytes());
+        assert_eq!(again.headers().get(&x).unwrap().value(), folded.as_bytes());
+    }
+}

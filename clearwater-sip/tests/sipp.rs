@@ -169,13 +169,13 @@ async fn sipp_uac_to_uas_over_udp_with_packet_loss() {
     // 5% of packets lost at each sipp: retransmissions (sipp's and the
     // proxy's transactions) must still complete every call.
     //
-    // One CI run in many has seen a failed call here, the run taking ≈ 35 s
-    // (a Timer F expiry). The likely cause is sipp's built-in scenarios, which
-    // are not loss-proof themselves: when the ACK of a 200 is lost, the UAS
-    // scenario can see the BYE before any ACK and drop the call, and the
-    // proxy's BYE transaction then ends in a 408 (not confirmed: the failing
-    // run left no trace). So a run with a failed call is repeated once, its
-    // sipp counts printed; a second failure fails the test.
+    // Random loss can, rarely, beat every retransmission: one CI run in many
+    // saw a failed call, the run taking ≈ 35 s. Raising the loss to 20% shows
+    // what happens then (sipp's `-trace_err`): the proxy's INVITE transaction
+    // gets no answer through all its retransmissions and answers 408 after
+    // Timer B, as RFC 3261 says, or sipp's own UDP retransmissions run out.
+    // So a run with a failed call is repeated once, its sipp counts printed;
+    // a second failure fails the test.
     let first = run_calls(Transport::Udp, 30, 10, 5).await;
     if first.exit == 0 && first.successful == 30 && first.failed == 0 {
         return;
