@@ -174,6 +174,7 @@
 //! the [`ParseLimits`], parsing the output gives back an equal value.
 
 mod model;
+pub(crate) use model::{first_non_xml_char, is_xml_char};
 mod reader;
 mod wildcard;
 mod writer;

@@ -22,7 +22,7 @@
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use crate::subscription::{ImsSubscription, ParseLimits};
+use crate::subscription::{ImsSubscription, ParseLimits, first_non_xml_char, is_xml_char};
 use crate::{ChargingAddresses, HssError, RegData, RegistrationState};
 
 /// Most CCFs, and most ECFs, [`RegData::parse`] accepts.
@@ -295,7 +295,7 @@ fn text(r: &mut Reader<&[u8]>, name: &str) -> Result<String, HssError> {
     }
     let keep = protected + value[protected..].trim_end().len();
     value.truncate(keep);
-    if let Some(c) = value.chars().find(|&c| c != '\r' && !xml_char(c)) {
+    if let Some(c) = first_non_xml_char(&value) {
         return Err(invalid(format!(
             "<{name}> holds U+{:04X}, which XML 1.0 does not allow",
             u32::from(c)
@@ -369,7 +369,10 @@ fn escape_into(out: &mut String, value: &str) {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            c if c == '\r' || ((i < lead || i >= trail) && c.is_whitespace()) || !xml_char(c) => {
+            c if c == '\r'
+                || ((i < lead || i >= trail) && c.is_whitespace())
+                || !is_xml_char(c) =>
+            {
                 out.push_str("&#");
                 out.push_str(&u32::from(c).to_string());
                 out.push(';');
@@ -377,10 +380,6 @@ fn escape_into(out: &mut String, value: &str) {
             c => out.push(c),
         }
     }
-}
-
-fn xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 #[cfg(test)]

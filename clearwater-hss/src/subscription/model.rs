@@ -759,7 +759,7 @@ fn non_empty(value: &str, element: &str) -> Result<(), HssError> {
 }
 
 /// Whether `c` is a character XML 1.0 allows in a document.
-pub(super) fn is_xml_char(c: char) -> bool {
+pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
@@ -769,7 +769,7 @@ pub(super) fn is_xml_whitespace(c: char) -> bool {
 }
 
 /// The first character of `value` that XML 1.0 does not allow, if any.
-pub(super) fn first_non_xml_char(value: &str) -> Option<char> {
+pub(crate) fn first_non_xml_char(value: &str) -> Option<char> {
     value.chars().find(|c| !is_xml_char(*c))
 }
 
