@@ -384,7 +384,9 @@ pub async fn update_loop(s: &dyn Store, p: &str) -> Outcome {
 
 /// The [`modify`] helper: keep and refuse write nothing, the result comes
 /// back, delete of an absent record is a no-op. (Its retries after lost
-/// races are what [`concurrent_cas_increments`] exercises.)
+/// races are exercised by [`concurrent_cas_increments`]; that it stops after
+/// `attempts` with `Conflict` is the crate's unit test
+/// `modify_retries_conflicts_up_to_its_attempts`.)
 pub async fn modify_steps(s: &dyn Store, p: &str) -> Outcome {
     let k = format!("{p}:modify");
     let put =

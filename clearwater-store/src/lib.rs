@@ -539,6 +539,83 @@ impl TokenSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A store where another writer slips in before each of the first
+    /// `races` conditional writes, so that their CAS fails.
+    struct Racing {
+        inner: MemoryStore,
+        races: usize,
+        sets: AtomicUsize,
+        gets: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Store for Racing {
+        async fn get(&self, table: &Table, key: &str) -> Result<Option<Record>, StoreError> {
+            self.gets.fetch_add(1, Ordering::SeqCst);
+            self.inner.get(table, key).await
+        }
+        async fn set(
+            &self,
+            table: &Table,
+            key: &str,
+            value: Bytes,
+            condition: Condition,
+            ttl: Ttl,
+        ) -> Result<Cas, StoreError> {
+            if self.sets.fetch_add(1, Ordering::SeqCst) < self.races {
+                let other = Bytes::from_static(b"other writer");
+                self.inner
+                    .set(table, key, other, Condition::Any, Ttl::Forever)
+                    .await?;
+            }
+            self.inner.set(table, key, value, condition, ttl).await
+        }
+        async fn delete(
+            &self,
+            table: &Table,
+            key: &str,
+            condition: Condition,
+        ) -> Result<bool, StoreError> {
+            self.inner.delete(table, key, condition).await
+        }
+        fn durability(&self) -> Durability {
+            self.inner.durability()
+        }
+    }
+
+    fn racing(races: usize) -> Racing {
+        Racing {
+            inner: MemoryStore::new(MemoryConfig::default()),
+            races,
+            sets: AtomicUsize::new(0),
+            gets: AtomicUsize::new(0),
+        }
+    }
+
+    /// `modify` starts again after each conflict, up to `attempts` times,
+    /// then fails with `Conflict` having written nothing of its own.
+    #[tokio::test]
+    async fn modify_retries_conflicts_up_to_its_attempts() {
+        let t = Table::ephemeral("t");
+        let put = |_: Option<&Record>| -> Result<(Change<Bytes>, u8), StoreError> {
+            Ok((Change::Put(Bytes::from_static(b"mine")), 7))
+        };
+        let store = racing(3);
+        let got = modify(&store, &t, "k", Ttl::Forever, 3, put).await;
+        assert_eq!(got, Err(StoreError::Conflict));
+        assert_eq!(store.gets.load(Ordering::SeqCst), 3);
+        let left = store.inner.get(&t, "k").await.unwrap().unwrap();
+        assert_eq!(left.value, Bytes::from_static(b"other writer"));
+
+        let store = racing(3);
+        let got = modify(&store, &t, "k", Ttl::Forever, 4, put).await;
+        assert_eq!(got, Ok(7));
+        assert_eq!(store.gets.load(Ordering::SeqCst), 4);
+        let left = store.inner.get(&t, "k").await.unwrap().unwrap();
+        assert_eq!(left.value, Bytes::from_static(b"mine"));
+    }
 
     #[test]
     fn table_names_are_checked() {
