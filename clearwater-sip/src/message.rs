@@ -922,14 +922,14 @@ impl StartLine {
             return Err(Error::StartLine("more than one SP between elements"));
         }
         check_version(version)?;
-        let uri = Uri::parse_bytes(uri_text).map_err(|e| match e {
+        let uri = UriLayout::parse(uri_text).map_err(|e| match e {
             Error::Syntax(d) => Error::RequestUri(d),
             other => other,
         })?;
         let us = at + sp1 + 1;
         Ok(StartLine::Request {
             method,
-            uri: uri.layout(),
+            uri,
             uri_span: Span::new(us, us + uri_text.len()),
         })
     }
@@ -938,7 +938,7 @@ impl StartLine {
 /// `SIP/2.0` (any letter case) passes; another well-formed version is 505; junk
 /// is 400.
 fn check_version(v: &[u8]) -> Result<(), Error> {
-    if v.eq_ignore_ascii_case(b"SIP/2.0") {
+    if v == b"SIP/2.0" || v.eq_ignore_ascii_case(b"SIP/2.0") {
         return Ok(());
     }
     let well_formed = v.len() > 4 && v[..4].eq_ignore_ascii_case(b"SIP/") && {

@@ -88,6 +88,24 @@ pub(crate) enum UriLayout {
 }
 
 impl UriLayout {
+    /// The layout of a complete URI given as bytes (no surrounding white
+    /// space or angle brackets), with the same refusals as [`Uri::parse`]
+    /// and a refusal of any non-ASCII byte.
+    pub(crate) fn parse(b: &[u8]) -> Result<UriLayout, Error> {
+        if !b.is_ascii() {
+            return Err(Error::syntax("non-ASCII character in URI"));
+        }
+        let (layout, end) = Uri::parse_prefix(b)?;
+        if end != b.len() {
+            return Err(Error::syntax(match layout {
+                UriLayout::Sip(_) => "unexpected character in SIP URI",
+                UriLayout::Tel(_) => "unexpected character in tel URI",
+                UriLayout::Absolute(_) => "bad character in URI",
+            }));
+        }
+        Ok(layout)
+    }
+
     /// Rebuilds the URI from the exact text it was parsed from.
     #[inline]
     pub(crate) fn refill<'t>(&self, text: &'t str) -> Uri<'t> {
@@ -120,11 +138,10 @@ impl<'a> Uri<'a> {
 
     /// Parses a URI from bytes (URIs are ASCII).
     pub fn parse_bytes(text: &'a [u8]) -> Result<Uri<'a>, Error> {
-        if !text.is_ascii() {
-            return Err(Error::syntax("non-ASCII character in URI"));
-        }
+        let layout = UriLayout::parse(text)?;
+        // `UriLayout::parse` refused every non-ASCII byte.
         let s = std::str::from_utf8(text).map_err(|_| Error::syntax("URI is not ASCII"))?;
-        Self::parse(s)
+        Ok(layout.refill(s))
     }
 
     fn parse_cow(text: Cow<'a, str>) -> Result<Uri<'a>, Error> {
