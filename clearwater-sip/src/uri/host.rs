@@ -364,6 +364,35 @@ mod tests {
         }
 
         #[test]
+        fn host_scan_agrees_with_the_reference(
+            labels in proptest::collection::vec("[a-b0-2_-]{0,4}", 1..5),
+            dot in any::<bool>(),
+            long in proptest::option::of(60usize..70),
+            stop in proptest::option::of("[:;>@ ]"),
+        ) {
+            // The reference: the span of host characters, then a dotted quad
+            // when it is digits and dots only, else the hostname rule.
+            let s = labels.join(".") + if dot { "." } else { "" };
+            let host = match long {
+                Some(n) => format!("{}{s}", "a".repeat(n)),
+                None => s,
+            };
+            let text = match stop {
+                Some(stop) => format!("{host}{stop}x"),
+                None => host.clone(),
+            };
+            let b = host.as_bytes();
+            let want = if b.is_empty() {
+                None
+            } else if b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+                parse_ipv4(b).map(|_| (b.len(), HostTag::V4))
+            } else {
+                is_hostname(b).then_some((b.len(), HostTag::Domain))
+            };
+            prop_assert_eq!(scan_host(text.as_bytes(), 0).ok(), want);
+        }
+
+        #[test]
         fn ipv6_validator_agrees_with_std(s in "[0-9a-fA-F:.g]{0,48}") {
             prop_assert_eq!(is_ipv6(s.as_bytes()), s.parse::<Ipv6Addr>().is_ok());
         }
