@@ -506,6 +506,17 @@ impl Avp {
         std::str::from_utf8(&self.data).map_err(|_| self.invalid_value("not UTF-8"))
     }
 
+    /// As DiameterURI (RFC 6733 §4.3.1): non-empty printable ASCII without
+    /// spaces. The `aaa://` / `aaas://` form is not required: HSS
+    /// deployments fill charging function names with other text, and the
+    /// value is passed on, not dialled.
+    pub fn as_uri(&self) -> Result<&str> {
+        if self.data.is_empty() || !self.data.iter().all(|b| b.is_ascii_graphic()) {
+            return Err(self.invalid_value("not a DiameterURI"));
+        }
+        self.as_str()
+    }
+
     /// As DiameterIdentity: non-empty printable ASCII without spaces.
     pub fn as_identity(&self) -> Result<&str> {
         if self.data.is_empty() || !self.data.iter().all(|b| b.is_ascii_graphic()) {

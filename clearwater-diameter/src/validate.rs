@@ -356,8 +356,11 @@ pub fn check_avp(avp: &Avp) -> Result<()> {
         AvpType::Unsigned64 | AvpType::Integer64 => {
             avp.as_u64()?;
         }
-        AvpType::Utf8String | AvpType::DiameterUri => {
+        AvpType::Utf8String => {
             avp.as_str()?;
+        }
+        AvpType::DiameterUri => {
+            avp.as_uri()?;
         }
         AvpType::DiameterIdentity => {
             avp.as_identity()?;

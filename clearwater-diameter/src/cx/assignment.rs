@@ -3,7 +3,7 @@
 
 use super::{
     CxResult, CxRouting, Origin, all_text, answer_end, answer_start, associated_identities,
-    child_text, flag, opt_text, read_answer, read_associated_identities,
+    child_uri, flag, opt_text, read_answer, read_associated_identities,
 };
 use crate::Result;
 use crate::avp::{Avp, code};
@@ -178,10 +178,10 @@ impl ChargingInformation {
     pub fn from_avp(a: &Avp) -> Result<ChargingInformation> {
         let kids = a.children()?;
         Ok(ChargingInformation {
-            primary_event: child_text(&kids, code::PRIMARY_EVENT_CHARGING_FUNCTION_NAME)?,
-            secondary_event: child_text(&kids, code::SECONDARY_EVENT_CHARGING_FUNCTION_NAME)?,
-            primary_collection: child_text(&kids, code::PRIMARY_CHARGING_COLLECTION_FUNCTION_NAME)?,
-            secondary_collection: child_text(
+            primary_event: child_uri(&kids, code::PRIMARY_EVENT_CHARGING_FUNCTION_NAME)?,
+            secondary_event: child_uri(&kids, code::SECONDARY_EVENT_CHARGING_FUNCTION_NAME)?,
+            primary_collection: child_uri(&kids, code::PRIMARY_CHARGING_COLLECTION_FUNCTION_NAME)?,
+            secondary_collection: child_uri(
                 &kids,
                 code::SECONDARY_CHARGING_COLLECTION_FUNCTION_NAME,
             )?,

@@ -217,6 +217,13 @@ fn text(a: &Avp) -> Result<String> {
     a.as_str().map(str::to_owned)
 }
 
+/// The first child `c`'s DiameterURI ([`Avp::as_uri`]), if any.
+fn child_uri(children: &[Avp], c: AvpCode) -> Result<Option<String>> {
+    child(children, c)
+        .map(|a| a.as_uri().map(str::to_owned))
+        .transpose()
+}
+
 /// The first `c` AVP's text, if any.
 fn opt_text(m: &Message, c: AvpCode) -> Result<Option<String>> {
     m.avp(c).map(text).transpose()

@@ -358,9 +358,12 @@ fn strip_declaration(xml: &str) -> &str {
     }
 }
 
-/// Escapes element text: `&`, `<`, `>`, and characters XML 1.0 does not
-/// allow, or that the reader would change (carriage returns, surrounding
-/// whitespace), as character references.
+/// Escapes element text: `&`, `<`, `>`, and characters the reader would
+/// change (carriage returns, surrounding whitespace), as character
+/// references. A character XML 1.0 does not allow (a NUL...) cannot be
+/// written in any form a reader accepts: it becomes U+FFFD. No value that
+/// came in through Cx (DiameterURI checks), Homestead-prov or
+/// [`RegData::parse`] holds one; only values built in code can.
 fn escape_into(out: &mut String, value: &str) {
     let lead = value.len() - value.trim_start().len();
     let trail = value.trim_end().len();
@@ -369,10 +372,8 @@ fn escape_into(out: &mut String, value: &str) {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            c if c == '\r'
-                || ((i < lead || i >= trail) && c.is_whitespace())
-                || !is_xml_char(c) =>
-            {
+            c if !is_xml_char(c) => out.push(char::REPLACEMENT_CHARACTER),
+            c if c == '\r' || ((i < lead || i >= trail) && c.is_whitespace()) => {
                 out.push_str("&#");
                 out.push_str(&u32::from(c).to_string());
                 out.push(';');
@@ -440,6 +441,22 @@ mod tests {
             <ChargingAddresses><CCF>\n  aaa://c&#32;<![CDATA[ d ]]>  \n</CCF></ChargingAddresses>\
             </ClearwaterRegData>";
         assert_eq!(RegData::parse(xml).unwrap().charging.ccfs, ["aaa://c  d "]);
+    }
+
+    #[test]
+    fn characters_xml_does_not_allow_are_written_as_replacements() {
+        // Only a value built in code can hold one; the document must still
+        // be one a reader (ours included) accepts.
+        let data = RegData {
+            charging: ChargingAddresses {
+                ccfs: vec!["a\u{0}b".into(), "\u{1}".into()],
+                ecfs: vec!["\u{FFFF}c".into()],
+            },
+            ..RegData::default()
+        };
+        let back = RegData::parse(&data.to_xml()).unwrap();
+        assert_eq!(back.charging.ccfs, ["a\u{FFFD}b", "\u{FFFD}"]);
+        assert_eq!(back.charging.ecfs, ["\u{FFFD}c"]);
     }
 
     #[test]
