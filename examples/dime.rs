@@ -10,6 +10,10 @@
 //!   memory) in front of a real HSS reached over Diameter Cx ([`CxHss`]);
 //!   no provisioning API (the HSS owns the subscribers).
 //!
+//! A flag of the other mode (`--db` or `--prov` with `--hss`; `--hss-realm`,
+//! `--hss-host`, `--origin-host`, `--origin-realm` or `--scscf` without it)
+//! is refused at start.
+//!
 //! ```text
 //! cargo run --release --features hss,store,diameter --example dime -- \
 //!     [--realm example.net] [--db dime.redb] \
@@ -71,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
         origin_realm: None,
         scscf: None,
     };
+    let mut given = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
@@ -95,6 +100,19 @@ fn parse_args() -> Result<Args, String> {
             "--scscf" => a.scscf = Some(value),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
+        given.push(flag);
+    }
+    // A flag of the other mode is a mistake worth saying, not ignoring.
+    let (mode, other): (&str, &[&str]) = if a.hss.is_some() {
+        ("Cx mode (--hss)", &["--db", "--prov"])
+    } else {
+        (
+            "local mode (no --hss)",
+            &["--hss-realm", "--hss-host", "--origin-host", "--origin-realm", "--scscf"],
+        )
+    };
+    if let Some(flag) = given.iter().find(|f| other.contains(&f.as_str())) {
+        return Err(format!("{flag} does not apply in {mode}\n{USAGE}"));
     }
     Ok(a)
 }
