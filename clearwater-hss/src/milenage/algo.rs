@@ -4,6 +4,7 @@
 use std::fmt;
 
 use aes::Aes128Enc;
+use zeroize::Zeroize;
 use aes::cipher::consts::U16;
 use aes::cipher::{
     Array, BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt, BlockSizeUser, KeyInit,
@@ -77,12 +78,20 @@ impl fmt::Debug for F2345 {
 ///
 /// Build it once per operation and call as many functions as needed; each
 /// call costs one AES encryption for `TEMP` plus one per output block.
-/// The `Debug` output shows no key material.
+/// The `Debug` output shows no key material, and dropping it overwrites
+/// the key schedule and `OPc` with zeros (`zeroize`).
 #[derive(Clone)]
 pub struct Milenage {
     cipher: Aes128Enc,
     opc: u128,
     constants: Constants,
+}
+
+impl Drop for Milenage {
+    fn drop(&mut self) {
+        // The AES key schedule zeroises itself (aes's `zeroize` feature).
+        self.opc.zeroize();
+    }
 }
 
 impl fmt::Debug for Milenage {
