@@ -783,6 +783,10 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
         if ve > vs && b[ve - 1] == b'\r' {
             ve -= 1;
         }
+        // Usually one space after the colon.
+        if vs < ve && b[vs] == b' ' {
+            vs += 1;
+        }
         while vs < ve && matches!(b[vs], b' ' | b'\t' | b'\r' | b'\n') {
             vs += 1;
         }
