@@ -293,11 +293,19 @@ impl Node {
     }
 
     /// Accepts connections from peers on `listener` until the future is
-    /// dropped (or a listener error). Accepted peers are routed by the realm
-    /// they announce.
+    /// dropped. Accepted peers are routed by the realm they announce. A
+    /// failed `accept` (out of file descriptors...) is logged and accepting
+    /// goes on after a short pause; the `Result` is never an error.
     pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
         loop {
-            let (stream, addr) = listener.accept().await?;
+            let (stream, addr) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
             let _ = stream.set_nodelay(true);
             let (id, seed) = self.inner.next_seed();
             let config = self.inner.config.peer_config(Role::Responder, None, seed);

@@ -142,16 +142,30 @@ impl Default for ServeConfig {
     }
 }
 
+/// Pause after a failed `accept` (descriptors exhausted...) before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 /// Serves `router` on `listener` (HTTP/1.1) until the future is dropped;
-/// the connections are owned by the future and end with it. Returns only
-/// on a listener error.
+/// the connections are owned by the future and end with it. A failed
+/// `accept` (out of file descriptors, a connection reset before it was
+/// taken) is logged and accepting goes on after a short pause; the `Result`
+/// is kept for compatibility and is never an error.
 pub async fn serve(listener: TcpListener, router: Router, config: ServeConfig) -> io::Result<()> {
     let service = TowerToHyperService::new(router);
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = accepted?;
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors or buffers, or one connection
+                        // that failed: keep serving the others.
+                        tracing::warn!("accept: {e}");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                };
                 if connections.len() >= config.max_connections {
                     tracing::warn!("connection limit {} reached", config.max_connections);
                     drop(stream);

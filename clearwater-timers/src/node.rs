@@ -248,7 +248,16 @@ impl ChronosNode {
             };
             tokio::select! {
                 accepted = listener.accept() => {
-                    let (stream, _) = accepted?;
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(e) => {
+                            // Out of descriptors or buffers, or one failed
+                            // connection: keep serving the others.
+                            tracing::warn!("accept: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
                     if connections.len() >= config.max_connections {
                         tracing::warn!("connection limit {} reached", config.max_connections);
                         drop(stream);
