@@ -126,6 +126,11 @@ impl Remote {
 /// RFC 3261 §18.2.1 and RFC 3581 §4: adds `received` to the top Via of a
 /// request when the sent-by host is not the source address, and fills in an
 /// empty `rport` with the source port. Returns whether the request changed.
+///
+/// `received` and `rport` record what this element saw, so values the
+/// sender wrote into its own Via are never trusted: a `received` it brought
+/// is overwritten with the source address, an `rport` value with the source
+/// port (otherwise responses could be reflected at any address).
 pub fn stamp_via(req: &mut Request, source: &Remote) -> bool {
     let Ok(via) = req.via() else {
         return false;
@@ -136,12 +141,19 @@ pub fn stamp_via(req: &mut Request, source: &Remote) -> bool {
         HostKind::Ipv6(a) => IpAddr::V6(a) != ip,
         HostKind::Domain => true,
     };
-    let wants_rport = via.rport() == Some(None);
-    if !differs && !wants_rport {
+    let has_rport = via.rport().is_some();
+    let rport_ok = via.rport().is_none_or(|v| v == Some(source.addr.port()));
+    let received_ok = match via.params().get("received") {
+        None => true,
+        Some(None) => false,
+        Some(Some(_)) => via.received_ip() == Some(ip),
+    };
+    // Nothing to add and nothing wrong (with rport, received must be there).
+    if !differs && rport_ok && received_ok && (!has_rport || via.received().is_some()) {
         return false;
     }
     // RFC 3581 §4: with rport, received is added even when it matches.
-    let rport = wants_rport.then_some(source.addr.port());
+    let rport = has_rport.then_some(source.addr.port());
     let Some(stamped) = via.stamped_text(ip, rport) else {
         return false;
     };
@@ -153,7 +165,10 @@ pub fn stamp_via(req: &mut Request, source: &Remote) -> bool {
 ///
 /// * reliable transports: back on the request's flow (the runtime falls back
 ///   to `received`/sent-by when that connection is gone);
-/// * `maddr`: that address, at the sent-by port (default 5060);
+/// * `maddr` naming a multicast address: that address, at the sent-by port
+///   (default 5060). A unicast `maddr` is ignored: §18.2.2 says to use it,
+///   but the sender writes it, so honouring it would let anyone aim this
+///   element's responses at any host (multicast is what it is for, §18.1.1);
 /// * `rport` with a value: the `received` address at that port;
 /// * otherwise `received` (or the sent-by host when it is an address) at the
 ///   sent-by port.
@@ -169,6 +184,7 @@ pub fn response_destination(via: &Via<'_>, source: &Remote) -> Option<Remote> {
     if let Some(maddr) = via.maddr()
         && let Ok(h) = crate::uri::Host::parse(maddr)
         && let Some(ip) = h.ip()
+        && ip.is_multicast()
     {
         return Some(Remote::new(transport, SocketAddr::new(ip, port)));
     }
@@ -231,6 +247,30 @@ mod tests {
         let mut r = req("SIP/2.0/UDP ua.example.com;branch=z9hG4bK1");
         assert!(stamp_via(&mut r, &udp("[2001:db8::1]:5060")));
         assert_eq!(r.via().unwrap().received(), Some("2001:db8::1"));
+        // Values the sender wrote itself are replaced by what was seen, so
+        // the response cannot be aimed elsewhere.
+        let src = udp("192.0.2.1:5060");
+        for via in [
+            "SIP/2.0/UDP 192.0.2.1:5060;received=198.51.100.7;branch=z9hG4bK1",
+            "SIP/2.0/UDP 192.0.2.1:5060;rport=9;branch=z9hG4bK1",
+            "SIP/2.0/UDP 192.0.2.1:5060;rport=9;received=198.51.100.7;branch=z9hG4bK1",
+        ] {
+            let mut r = req(via);
+            assert!(stamp_via(&mut r, &src), "{via}");
+            let v = r.via().unwrap();
+            assert_eq!(v.received(), Some("192.0.2.1"), "{via}");
+            assert!(matches!(v.rport(), None | Some(Some(5060))), "{via}");
+            assert_eq!(
+                response_destination(&v, &src).unwrap().addr,
+                "192.0.2.1:5060".parse().unwrap(),
+                "{via}"
+            );
+        }
+        // Already right: left alone.
+        let mut r = req("SIP/2.0/UDP 192.0.2.1:5060;received=192.0.2.1;branch=z9hG4bK1");
+        assert!(!stamp_via(&mut r, &src));
+        let mut r = req("SIP/2.0/UDP 192.0.2.1;rport=5060;received=192.0.2.1;branch=z9hG4bK1");
+        assert!(!stamp_via(&mut r, &src));
     }
 
     #[test]
@@ -263,6 +303,14 @@ mod tests {
                 .unwrap()
                 .addr,
             "224.0.1.75:5060".parse().unwrap()
+        );
+        // A unicast maddr is not followed (the sender chose it).
+        let v = Via::parse("SIP/2.0/UDP 10.0.0.1;maddr=198.51.100.7;branch=z").unwrap();
+        assert_eq!(
+            response_destination(&v, &udp("10.0.0.1:5060"))
+                .unwrap()
+                .addr,
+            "10.0.0.1:5060".parse().unwrap()
         );
         let v = Via::parse("SIP/2.0/UDP h.example.com;branch=z").unwrap();
         assert_eq!(response_destination(&v, &udp("192.0.2.1:5060")), None);

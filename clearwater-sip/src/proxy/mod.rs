@@ -35,7 +35,7 @@
 //!   cancelled, one without is treated as a 408;
 //! * ACKs for 2xx and responses without a transaction go out statelessly
 //!   (§16.11): ACKs through [`ProxyOutput::Stateless`] (the application picks
-//!   the next hop), stray responses to the address in their next Via.
+//!   the next hop); responses that match no transaction are dropped (RFC 6026).
 //!
 //! Loop detection hashes the Request-URI, From and To tags, Call-ID, CSeq
 //! number, Route, Proxy-Require and Proxy-Authorization of the request as
@@ -60,7 +60,7 @@ use crate::status::StatusCode;
 use crate::transaction::{
     self, ClientTxId, Output, ServerTxId, Termination, TransactionLayer, TxId,
 };
-use crate::transport::{Remote, Transport, response_destination};
+use crate::transport::{Remote, Transport};
 use crate::uri::Uri;
 
 /// One address this proxy is reachable at (Via sent-by, Record-Route).
@@ -1108,25 +1108,13 @@ impl Proxy {
         }
     }
 
-    /// §16.7 for a response without a transaction: forward it statelessly to
-    /// the next Via if the top one is ours.
-    fn stray_response(&mut self, mut resp: Response) {
-        let ours = resp.via().is_ok_and(|v| self.is_local_sent_by(&v));
-        if !ours || resp.pop_via().is_err() {
-            return;
-        }
-        let Ok(next) = resp.via() else {
-            return;
-        };
-        let transport = Transport::from_token(next.transport()).unwrap_or(Transport::Udp);
-        let pseudo = Remote::new(transport, ([0, 0, 0, 0], 0).into());
-        let dest = response_destination(&next, &pseudo).filter(|d| !d.addr.ip().is_unspecified());
-        drop(next);
-        if let Some(to) = dest {
-            let to = Remote { flow: None, ..to };
-            self.txl.send_stateless(&Message::Response(resp), to);
-            self.pump_transmits();
-        }
+    /// A response that matches no transaction is dropped: RFC 6026 §7.3
+    /// replaced §16.7's stateless forwarding of such responses (it let anyone
+    /// relay responses through the proxy to the address in a Via they
+    /// wrote). Late 2xx retransmissions are carried by the client
+    /// transaction's Accepted state instead.
+    fn stray_response(&mut self, resp: Response) {
+        drop(resp);
     }
 }
 

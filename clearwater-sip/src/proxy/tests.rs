@@ -801,3 +801,26 @@ fn first_line(data: &[u8]) -> String {
     let end = data.iter().position(|&c| c == b'\r').unwrap_or(data.len());
     String::from_utf8_lossy(&data[..end]).into_owned()
 }
+
+#[test]
+fn responses_without_a_transaction_are_not_relayed() {
+    // Top Via ours, the next one aimed at a third party: RFC 6026 drops it
+    // (RFC 3261 would have forwarded it statelessly).
+    let mut proxy = Proxy::new(proxy_config(Transport::Udp));
+    let raw = "SIP/2.0 200 OK\r\n\
+        Via: SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bKnotours1\r\n\
+        Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKvictim\r\n\
+        From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\n\
+        Call-ID: stray\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let msg = Message::parse(Bytes::from(raw)).unwrap();
+    let now = Instant::now();
+    proxy.handle_message(msg, Remote::new(Transport::Udp, addr(UAS1)), now);
+    let mut outputs = Vec::new();
+    while let Some(o) = proxy.poll_output() {
+        outputs.push(o);
+    }
+    assert!(
+        !outputs.iter().any(|o| matches!(o, ProxyOutput::Transmit { .. })),
+        "a stray response was sent on"
+    );
+}
