@@ -14,7 +14,8 @@
 //! defaults to `interval`: one pop); `reliability` is optional (default 2
 //! replicas); the callback must be an `http://` URI; unknown fields are
 //! ignored. Extensions: `interval-ms` and `repeat-for-ms` give milliseconds,
-//! and seconds may be fractional. Every rejection says why (the service
+//! and seconds may be fractional; a repeating timer's interval is at least
+//! [`MIN_REPEAT_INTERVAL`](crate::MIN_REPEAT_INTERVAL) (100 ms). Every rejection says why (the service
 //! answers 400 with `{"error": "<reason>"}`).
 
 use std::time::Duration;
@@ -74,6 +75,17 @@ pub fn parse_timer(body: &[u8]) -> Result<TimerSpec, TimerError> {
         return invalid("timing.interval is required");
     };
     let repeat_for = duration(timing, "repeat-for")?.unwrap_or(interval);
+    if crate::pops(
+        u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+        u64::try_from(repeat_for.as_millis()).unwrap_or(u64::MAX),
+    ) > 1
+        && interval < crate::MIN_REPEAT_INTERVAL
+    {
+        return invalid(format!(
+            "a repeating timer's interval must be at least {} ms",
+            crate::MIN_REPEAT_INTERVAL.as_millis()
+        ));
+    }
     let Some(http) = top
         .get("callback")
         .and_then(Value::as_object)
@@ -207,6 +219,24 @@ mod tests {
         assert_eq!(
             reason(r#"{"timing":{"interval-ms":1.5}}"#),
             "timing.interval-ms must be a whole number of milliseconds"
+        );
+        // Each pop is a request: a fast repeating timer would be a flood.
+        let cb = r#""callback":{"http":{"uri":"http://h:1/x"}}"#;
+        assert_eq!(
+            reason(&format!(
+                r#"{{"timing":{{"interval-ms":99,"repeat-for-ms":990}},{cb}}}"#
+            )),
+            "a repeating timer's interval must be at least 100 ms"
+        );
+        assert!(
+            parse_timer(format!(r#"{{"timing":{{"interval-ms":99}},{cb}}}"#).as_bytes()).is_ok()
+        );
+        assert!(
+            parse_timer(
+                format!(r#"{{"timing":{{"interval-ms":100,"repeat-for-ms":1000}},{cb}}}"#)
+                    .as_bytes()
+            )
+            .is_ok()
         );
         assert_eq!(
             reason(r#"{"timing":{"interval":1,"interval-ms":1}}"#),

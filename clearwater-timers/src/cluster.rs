@@ -32,6 +32,18 @@
 //! A delete is a tombstone version, kept for `tombstone_for`, so a late
 //! create or update cannot bring the timer back. Finished timers are kept
 //! for the same time, so a late copy does not pop again.
+//!
+//! ## Limits
+//!
+//! Peers are not authenticated (nor are Chronos's), so a copy from a peer is
+//! checked ([`ClusterCore::receive`]) and what one can cost is bounded:
+//! `max_timers` counts tombstones too, `max_bytes` bounds callback and opaque
+//! data, a repeating timer's interval is at least
+//! [`MIN_REPEAT_INTERVAL`](crate::MIN_REPEAT_INTERVAL), a copy's timing may
+//! not start after its version, and pops missed by more than a minute (plus
+//! the replicas' skew) are skipped rather than made one by one, the latest
+//! one due still made. Expose the service only where its members and
+//! clients are trusted.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -53,8 +65,12 @@ pub struct ClusterConfig {
     pub skew: Duration,
     /// How long deleted and finished timers are remembered (default 10 min).
     pub tombstone_for: Duration,
-    /// Most timers held (default 1 000 000); beyond it new timers are refused.
+    /// Most timers held, tombstones included (default 1 000 000); beyond it
+    /// new timers (and deletions of timers not held) are refused.
     pub max_timers: usize,
+    /// Most bytes of callback URIs and opaque data held (default 1 GiB);
+    /// beyond it new or larger timers are refused.
+    pub max_bytes: usize,
 }
 
 impl ClusterConfig {
@@ -69,6 +85,7 @@ impl ClusterConfig {
             skew: Duration::from_secs(2),
             tombstone_for: Duration::from_secs(600),
             max_timers: 1_000_000,
+            max_bytes: 1 << 30,
         }
     }
 }
@@ -202,6 +219,8 @@ pub struct ClusterCore {
     out: VecDeque<Output>,
     last_version: u64,
     rng: u64,
+    /// Callback and opaque bytes of the timers held.
+    bytes: usize,
 }
 
 /// 64-bit FNV-1a with a splitmix finaliser: stable across processes and
@@ -274,6 +293,7 @@ impl ClusterCore {
             out: VecDeque::new(),
             last_version: 0,
             rng: stable_hash(&[&seed.to_be_bytes()]) | 1,
+            bytes: 0,
         }
     }
 
@@ -362,16 +382,6 @@ impl ClusterCore {
         now: u64,
     ) -> Result<Placement, TimerError> {
         let local = replicas.contains(&self.config.me);
-        if !deleted
-            && local
-            && !self.timers.contains_key(&id)
-            && self.timers.len() >= self.config.max_timers
-        {
-            return Err(TimerError::Unavailable(format!(
-                "this member holds its limit of {} timers",
-                self.config.max_timers
-            )));
-        }
         let state = TimerState {
             id: id.clone(),
             version: self.version(now),
@@ -384,6 +394,9 @@ impl ClusterCore {
             replicas: replicas.clone(),
             deleted,
         };
+        if local {
+            self.room_for(&state)?;
+        }
         let remote = replicas
             .iter()
             .filter(|m| **m != self.config.me)
@@ -410,15 +423,7 @@ impl ClusterCore {
                 if !state.replicas.contains(&self.config.me) {
                     return Ok(()); // routed here by a Bloom false positive
                 }
-                if !self.timers.contains_key(&state.id)
-                    && !state.deleted
-                    && self.timers.len() >= self.config.max_timers
-                {
-                    return Err(TimerError::Unavailable(format!(
-                        "this member holds its limit of {} timers",
-                        self.config.max_timers
-                    )));
-                }
+                self.room_for(&state)?;
                 self.apply(state, now);
             }
             PeerMessage::Popped {
@@ -444,6 +449,28 @@ impl ClusterCore {
         Ok(())
     }
 
+    /// Whether `state` fits the limits: a timer (or tombstone) not held
+    /// needs room under `max_timers`, and the bytes held after it replaced
+    /// the copy held must stay under `max_bytes`.
+    fn room_for(&self, state: &TimerState) -> Result<(), TimerError> {
+        let held = self.timers.get(&state.id);
+        if held.is_none() && self.timers.len() >= self.config.max_timers {
+            return Err(TimerError::Unavailable(format!(
+                "this member holds its limit of {} timers",
+                self.config.max_timers
+            )));
+        }
+        let after =
+            (self.bytes - held.map_or(0, |s| weight(&s.state))).saturating_add(weight(state));
+        if after > self.config.max_bytes && weight(state) > held.map_or(0, |s| weight(&s.state)) {
+            return Err(TimerError::Unavailable(format!(
+                "this member holds its limit of {} bytes of timer data",
+                self.config.max_bytes
+            )));
+        }
+        Ok(())
+    }
+
     /// Keeps `state` if it is newer than the copy held (or the same version
     /// further along), and (re)schedules it.
     fn apply(&mut self, state: TimerState, now: u64) {
@@ -459,10 +486,12 @@ impl ClusterCore {
             }
             Some(slot) => {
                 slot.rank = rank_of(&state, &self.config.me);
+                self.bytes = self.bytes - weight(&slot.state) + weight(&state);
                 slot.state = state;
             }
             None => {
                 let rank = rank_of(&state, &self.config.me);
+                self.bytes += weight(&state);
                 self.timers.insert(
                     id.clone(),
                     Slot {
@@ -488,7 +517,26 @@ impl ClusterCore {
             self.wheel.cancel(k);
         }
         self.wheel.skip_to(now);
-        let next = slot.state.popped + 1;
+        // Missed pops (this member was down, or learned of the timer late)
+        // are made one by one only within the catch-up window; older ones
+        // are skipped, except that the latest pop due is always made. So a
+        // copy whose timing started long ago (a peer's clock, a forged
+        // message) costs at most a window's worth of pops, not one per
+        // interval since its start.
+        let st = &mut slot.state;
+        if !st.deleted && st.interval_ms > 0 {
+            let due_by_now = (now.saturating_sub(st.start_ms) / st.interval_ms).min(st.pops());
+            let window = skew
+                .saturating_mul(st.replicas.len() as u64)
+                .saturating_add(CATCH_UP_MS);
+            let cutoff = now.saturating_sub(window);
+            let first_kept = cutoff.saturating_sub(st.start_ms).div_ceil(st.interval_ms);
+            let skip_to = first_kept.min(due_by_now).saturating_sub(1);
+            if skip_to > st.popped {
+                st.popped = skip_to;
+            }
+        }
+        let next = slot.state.popped.saturating_add(1);
         let (at, what) = if slot.state.deleted || next > slot.state.pops() {
             let from = if slot.state.deleted {
                 now
@@ -520,10 +568,12 @@ impl ClusterCore {
             slot.key = None;
             match what {
                 Due::Forget => {
-                    self.timers.remove(&id);
+                    if let Some(gone) = self.timers.remove(&id) {
+                        self.bytes -= weight(&gone.state);
+                    }
                 }
                 Due::Pop => {
-                    let sequence = slot.state.popped + 1;
+                    let sequence = slot.state.popped.saturating_add(1);
                     slot.state.popped = sequence;
                     self.out.push_back(Output::Pop(Pop {
                         id: TimerId(id.clone()),
@@ -560,6 +610,10 @@ impl ClusterCore {
     }
 }
 
+/// Missed pops due longer ago than this (plus the replicas' skew) are
+/// skipped rather than made one by one (60 s).
+const CATCH_UP_MS: u64 = 60_000;
+
 /// How far ahead of this member's clock a peer's version may be (1 hour):
 /// beyond it the peer's clock is broken, and accepting the version would
 /// freeze the timer against every later change.
@@ -576,13 +630,26 @@ fn check_state(state: &TimerState, now: u64) -> Result<(), TimerError> {
     if state.replicas.is_empty() || state.replicas.len() > usize::from(crate::MAX_REPLICATION) {
         return invalid("1 to 3 replicas");
     }
+    // The originating member starts the timing when it makes the version.
+    if state.start_ms > state.version.ms {
+        return invalid("timing starts after its version");
+    }
     if !state.deleted {
         state.spec().validate()?;
         if state.popped > state.pops() {
             return invalid("more pops done than the timer has");
         }
+        if state.pops() > 1 && Duration::from_millis(state.interval_ms) < crate::MIN_REPEAT_INTERVAL
+        {
+            return invalid("a repeating timer's interval is under the minimum");
+        }
     }
     Ok(())
+}
+
+/// The bytes a timer holds beyond its fixed size.
+fn weight(state: &TimerState) -> usize {
+    state.callback.len() + state.opaque.len()
 }
 
 fn rank_of(state: &TimerState, me: &str) -> usize {

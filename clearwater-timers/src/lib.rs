@@ -149,6 +149,12 @@ impl TimerSpec {
     }
 }
 
+/// Shortest interval of a repeating timer a timer service accepts over
+/// HTTP or from a peer (100 ms; Chronos itself takes whole seconds). Each pop
+/// is an HTTP request, so a shorter one would let one request start a flood.
+/// [`LocalTimers`](crate::local::LocalTimers), in process, has no minimum.
+pub const MIN_REPEAT_INTERVAL: Duration = Duration::from_millis(100);
+
 /// How many times a timer with these periods (ms) pops: `repeat_for /
 /// interval`, at least 1 (exactly 1 for a zero interval).
 pub(crate) fn pops(interval_ms: u64, repeat_for_ms: u64) -> u64 {

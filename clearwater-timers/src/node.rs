@@ -231,7 +231,12 @@ impl ChronosNode {
                     if work.len() >= MAX_IN_FLIGHT {
                         // Shed rather than block the tick with the lock
                         // held: the other replicas pop a lost pop late.
-                        tracing::warn!("timer service overloaded: dropping {out:?}");
+                        // The id only: opaque data may be private.
+                        let what = match &out {
+                            Output::Pop(p) => format!("pop of {}", p.id),
+                            Output::Send { to, .. } => format!("message to {to}"),
+                        };
+                        tracing::warn!("timer service overloaded: dropping a {what}");
                         continue;
                     }
                     work.spawn(carry_out(node.clone(), out));

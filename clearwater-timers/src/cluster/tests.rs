@@ -194,6 +194,101 @@ fn the_timer_limit_refuses_new_timers() {
     assert_eq!(c.len(), 2);
 }
 
+#[test]
+fn tombstones_and_bytes_count_against_the_limits() {
+    let mut config = ClusterConfig::new("n0:7253", ["n0:7253"]);
+    config.max_timers = 2;
+    config.max_bytes = 100;
+    let mut c = ClusterCore::new(config, 3);
+    let one = TimerSpec::once(Duration::from_secs(1), "http://cb/", "x".repeat(40));
+    let a = c.client_set(one.clone().with_replication(1), T0).unwrap();
+    // Bytes: 50 held; 60 more would pass 100.
+    let big = TimerSpec::once(Duration::from_secs(1), "http://cb/", "x".repeat(50));
+    assert!(matches!(
+        c.client_set(big.clone().with_replication(1), T0),
+        Err(TimerError::Unavailable(_))
+    ));
+    // Replacing the one held by a smaller copy is always fine.
+    c.client_update(&a.id.0, one.clone().with_replication(1), T0)
+        .unwrap();
+    // Deleting a timer not held leaves a tombstone, which takes a place.
+    let unknown = format!("{:016x}{:016x}", 7, bloom_bits("n0:7253"));
+    c.client_delete(&unknown, T0).unwrap();
+    assert_eq!(c.len(), 2);
+    let other = format!("{:016x}{:016x}", 8, bloom_bits("n0:7253"));
+    assert!(matches!(
+        c.client_delete(&other, T0),
+        Err(TimerError::Unavailable(_))
+    ));
+    // A peer's tombstone for a timer not held is refused the same way.
+    let mut t = c.state(&unknown).unwrap().clone();
+    t.id = other;
+    assert!(matches!(
+        c.receive(PeerMessage::Replicate(t), T0),
+        Err(TimerError::Unavailable(_))
+    ));
+    assert_eq!(c.len(), 2);
+}
+
+#[test]
+fn forged_copies_cannot_flood_or_overflow() {
+    let mut c = ClusterCore::new(ClusterConfig::new("n0:7253", ["n0:7253"]), 5);
+    let id = format!("{:016x}{:016x}", 9, bloom_bits("n0:7253"));
+    let year = 365 * 24 * 3_600_000;
+    let state = TimerState {
+        id: id.clone(),
+        version: Version {
+            ms: T0 - year,
+            node: 1,
+        },
+        interval_ms: 100,
+        repeat_for_ms: year,
+        callback: "http://cb/".into(),
+        opaque: "o".into(),
+        start_ms: T0 - year,
+        popped: 0,
+        replicas: vec!["n0:7253".into()],
+        deleted: false,
+    };
+    // Timing that starts after its own version is refused.
+    let mut late = state.clone();
+    late.start_ms = late.version.ms + 1;
+    assert!(c.receive(PeerMessage::Replicate(late), T0).is_err());
+    // A repeating interval under the minimum is refused.
+    let mut fast = state.clone();
+    fast.interval_ms = 1;
+    assert!(c.receive(PeerMessage::Replicate(fast), T0).is_err());
+    // Started a year ago, every 100 ms: only the pops of the catch-up
+    // window are made (not 315 million), the last of them the latest due.
+    c.receive(PeerMessage::Replicate(state), T0).unwrap();
+    c.tick(T0);
+    let made = pops(&drain(&mut c));
+    let window = (SKEW + CATCH_UP_MS) / 100;
+    assert!(
+        !made.is_empty() && made.len() as u64 <= window + 1,
+        "{}",
+        made.len()
+    );
+    assert_eq!(*made.last().unwrap(), (year) / 100);
+    assert!(made.windows(2).all(|w| w[1] == w[0] + 1));
+    // A tombstone claiming every pop done neither panics nor schedules.
+    let tomb = TimerState {
+        id: format!("{:016x}{:016x}", 10, bloom_bits("n0:7253")),
+        version: Version { ms: T0, node: 1 },
+        interval_ms: 0,
+        repeat_for_ms: 0,
+        callback: String::new(),
+        opaque: String::new(),
+        start_ms: T0,
+        popped: u64::MAX,
+        replicas: vec!["n0:7253".into()],
+        deleted: true,
+    };
+    c.receive(PeerMessage::Replicate(tomb), T0).unwrap();
+    c.tick(T0 + 1_000);
+    assert!(pops(&drain(&mut c)).is_empty());
+}
+
 // ---------------------------------------------------------------------------
 // Simulation
 // ---------------------------------------------------------------------------
