@@ -152,7 +152,7 @@ impl TimerSpec {
 /// Shortest interval of a repeating timer a timer service accepts over
 /// HTTP or from a peer (100 ms; Chronos itself takes whole seconds). Each pop
 /// is an HTTP request, so a shorter one would let one request start a flood.
-/// [`LocalTimers`](crate::local::LocalTimers), in process, has no minimum.
+/// [`LocalTimers`], in process, has no minimum.
 pub const MIN_REPEAT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How many times a timer with these periods (ms) pops: `repeat_for /
