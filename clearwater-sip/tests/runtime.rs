@@ -254,3 +254,47 @@ async fn silent_next_hop_is_reported_failed_and_answered_408() {
     drop(silent);
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_reads_is_disconnected() {
+    // The peer sends keep-alive pings and never reads the pongs: once the
+    // proxy's writes stall for `write_timeout`, it closes the connection
+    // instead of holding it, and its place under max_connections, forever.
+    // With room for one connection, a second client is served only if the
+    // stalled one was let go.
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut config = ServerConfig::new(vec![], vec![any], vec![]);
+    config.write_timeout = Duration::from_millis(300);
+    config.max_connections = 1;
+    let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Udp, any)))
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+
+    // A small receive window, so the proxy's send buffer fills quickly.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let stalled = sock.connect(addr).await.unwrap();
+    let (_rd, mut wr) = stalled.into_split();
+    let writer = tokio::spawn(async move {
+        let pings = b"\r\n".repeat(128 * 1024);
+        // Bounded: at most 64 rounds of 256 KiB. Once the proxy stalls it
+        // stops reading and this blocks, then fails: expected.
+        for _ in 0..64 {
+            match tokio::time::timeout(Duration::from_secs(2), wr.write_all(&pings)).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+        wr
+    });
+    let _wr = writer.await.unwrap(); // held open: no FIN from this side
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut b = TcpStream::connect(addr).await.unwrap();
+    assert!(
+        pongs(&mut b).await,
+        "the stalled connection still holds the only place"
+    );
+    task.abort();
+}

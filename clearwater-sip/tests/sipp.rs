@@ -176,7 +176,11 @@ fn uac_rport_scenario(dir: &std::path::Path) -> std::path::PathBuf {
     let xml = String::from_utf8(out.stdout).unwrap();
     assert_eq!(xml.matches("branch=[branch]").count(), 3, "{xml}");
     let path = dir.join("uac-rport.xml");
-    std::fs::write(&path, xml.replace("branch=[branch]", "branch=[branch];rport")).unwrap();
+    std::fs::write(
+        &path,
+        xml.replace("branch=[branch]", "branch=[branch];rport"),
+    )
+    .unwrap();
     path
 }
 

@@ -820,7 +820,9 @@ fn responses_without_a_transaction_are_not_relayed() {
         outputs.push(o);
     }
     assert!(
-        !outputs.iter().any(|o| matches!(o, ProxyOutput::Transmit { .. })),
+        !outputs
+            .iter()
+            .any(|o| matches!(o, ProxyOutput::Transmit { .. })),
         "a stray response was sent on"
     );
 }

@@ -184,6 +184,10 @@ pub struct ServerConfig {
     pub triage: TriageConfig,
     /// Close TCP/WebSocket connections idle this long (default 10 minutes).
     pub idle_timeout: Duration,
+    /// Close a TCP/WebSocket connection when one write has not completed in
+    /// this long (default 10 s): a peer that stops reading cannot hold the
+    /// connection, its queue and its place under `max_connections`.
+    pub write_timeout: Duration,
     /// Outbound TCP connections stop taking new requests after this long,
     /// ±20% at random, so load rebalances as DNS changes (default 600 s, as
     /// Clearwater does). A retired connection still carries responses and
@@ -215,6 +219,7 @@ impl ServerConfig {
             proxy: ProxyConfig::new(Vec::new()),
             triage: TriageConfig::default(),
             idle_timeout: Duration::from_secs(600),
+            write_timeout: Duration::from_secs(10),
             recycle_after: Duration::from_secs(600),
             max_connections: 10_000,
             connections_per_peer: 1,
@@ -379,6 +384,7 @@ impl<R: Router> ProxyServer<R> {
                                 peer,
                                 framer: framer.clone(),
                                 idle: config.idle_timeout,
+                                write_timeout: config.write_timeout,
                                 events: events_tx.clone(),
                             };
                             if transport == Transport::Ws {
@@ -608,6 +614,7 @@ fn send_or_connect(
             peer: to.addr,
             framer: framer.clone(),
             idle: config.idle_timeout,
+            write_timeout: config.write_timeout,
             events: events.clone(),
         };
         tasks.spawn(net::tcp_connect(link, waiting, out_rx, out_tx));

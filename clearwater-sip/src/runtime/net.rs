@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -98,7 +98,17 @@ pub(crate) struct Link {
     pub(crate) peer: SocketAddr,
     pub(crate) framer: Framer,
     pub(crate) idle: Duration,
+    /// Longest one write may take before the connection is closed.
+    pub(crate) write_timeout: Duration,
     pub(crate) events: mpsc::Sender<Event>,
+}
+
+/// Writes `data` whole within `limit`; false when it failed or stalled.
+async fn write_within<W: AsyncWrite + Unpin>(wr: &mut W, data: &[u8], limit: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(limit, wr.write_all(data)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Connects to `link.peer` over TCP, then runs the connection. What the
@@ -143,6 +153,7 @@ pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Recei
         peer,
         framer,
         idle,
+        write_timeout,
         events,
     } = link;
     let (mut rd, mut wr) = stream.into_split();
@@ -165,7 +176,7 @@ pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Recei
                         }
                         Ok(f @ Frame::Ping) => {
                             buf.advance(f.len());
-                            if wr.write_all(PONG).await.is_err() {
+                            if !write_within(&mut wr, PONG, write_timeout).await {
                                 break 'conn;
                             }
                         }
@@ -181,7 +192,7 @@ pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Recei
             }
             data = out.recv() => {
                 match data {
-                    Some(d) => if wr.write_all(&d).await.is_err() { break 'conn; },
+                    Some(d) => if !write_within(&mut wr, &d, write_timeout).await { break 'conn; },
                     None => break 'conn,
                 }
             }
@@ -202,6 +213,7 @@ pub(crate) async fn ws_conn(
         flow,
         peer,
         idle,
+        write_timeout,
         events,
         framer,
     } = link;
@@ -272,7 +284,7 @@ pub(crate) async fn ws_conn(
                     Ok(text) => WsMessage::Text(text),
                     Err(_) => WsMessage::Binary(d),
                 };
-                if sink.send(msg).await.is_err() {
+                if !matches!(tokio::time::timeout(write_timeout, sink.send(msg)).await, Ok(Ok(()))) {
                     break;
                 }
             }
