@@ -108,7 +108,13 @@ fn parse_args() -> Result<Args, String> {
     } else {
         (
             "local mode (no --hss)",
-            &["--hss-realm", "--hss-host", "--origin-host", "--origin-realm", "--scscf"],
+            &[
+                "--hss-realm",
+                "--hss-host",
+                "--origin-host",
+                "--origin-realm",
+                "--scscf",
+            ],
         )
     };
     if let Some(flag) = given.iter().find(|f| other.contains(&f.as_str())) {

@@ -918,7 +918,10 @@ fn answers_with_bad_content_are_refused() {
         m.avps.retain(|a| a.code != code::CHARGING_INFORMATION);
         m.push(Avp::grouped(
             code::CHARGING_INFORMATION,
-            [Avp::utf8(code::PRIMARY_CHARGING_COLLECTION_FUNCTION_NAME, bad)],
+            [Avp::utf8(
+                code::PRIMARY_CHARGING_COLLECTION_FUNCTION_NAME,
+                bad,
+            )],
         ));
         let (rc, failed) = err(ServerAssignmentAnswer::from_message(&m));
         assert_eq!(rc, ResultCode::INVALID_AVP_VALUE, "{bad:?}");
@@ -926,7 +929,10 @@ fn answers_with_bad_content_are_refused() {
         assert_eq!(failed.code, code::PRIMARY_CHARGING_COLLECTION_FUNCTION_NAME);
         let (rc, failed) = err(m.validate());
         assert_eq!(rc, ResultCode::INVALID_AVP_VALUE, "{bad:?}");
-        assert_eq!(failed.unwrap().code, code::PRIMARY_CHARGING_COLLECTION_FUNCTION_NAME);
+        assert_eq!(
+            failed.unwrap().code,
+            code::PRIMARY_CHARGING_COLLECTION_FUNCTION_NAME
+        );
     }
     let mut m = saa.to_message(&sar);
     m.push(Avp::octets(code::USER_DATA, &[0x3c, 0xff, 0x3e]));

@@ -4,11 +4,11 @@
 use std::fmt;
 
 use aes::Aes128Enc;
-use zeroize::Zeroize;
 use aes::cipher::consts::U16;
 use aes::cipher::{
     Array, BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt, BlockSizeUser, KeyInit,
 };
+use zeroize::Zeroize;
 
 /// The operator-selectable Milenage constants `c1..c5` and `r1..r5`
 /// (TS 35.206 §4.1).
