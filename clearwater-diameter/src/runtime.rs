@@ -130,6 +130,15 @@ pub struct NodeConfig {
     pub connect_timeout: Duration,
     /// Largest message accepted.
     pub max_message: usize,
+    /// Requests from one peer being handled at once (default 1024); more
+    /// are answered 3004 DIAMETER_TOO_BUSY without calling the handler.
+    pub max_inbound_in_flight: usize,
+    /// Messages queued for one connection's socket (default 4096). A peer
+    /// that stops reading until its queue is full is disconnected.
+    pub max_write_queue: usize,
+    /// Longest one socket write may take (default 10 s) before the
+    /// connection is dropped as dead.
+    pub write_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -143,6 +152,9 @@ impl NodeConfig {
             backoff: (Duration::from_secs(1), Duration::from_secs(30)),
             connect_timeout: Duration::from_secs(3),
             max_message: 1 << 20,
+            max_inbound_in_flight: 1024,
+            max_write_queue: 4096,
+            write_timeout: Duration::from_secs(10),
         }
     }
 
@@ -514,15 +526,24 @@ async fn drive(
         Transport::Dial(a) => (Some(a), None),
         Transport::Accepted(s) => (None, Some(s)),
     };
-    let connect_timeout = node
-        .upgrade()
-        .map_or(Duration::from_secs(3), |n| n.config.connect_timeout);
+    let (connect_timeout, in_flight, queue, write_timeout) = node.upgrade().map_or(
+        (Duration::from_secs(3), 1024, 4096, Duration::from_secs(10)),
+        |n| {
+            (
+                n.config.connect_timeout,
+                n.config.max_inbound_in_flight,
+                n.config.max_write_queue,
+                n.config.write_timeout,
+            )
+        },
+    );
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(in_flight));
     let mut reader: Option<tokio::net::tcp::OwnedReadHalf> = None;
-    let mut writer: Option<mpsc::UnboundedSender<Bytes>> = None;
+    let mut writer: Option<mpsc::Sender<Bytes>> = None;
     if let Some(s) = stream.take() {
         let (r, w) = s.into_split();
         reader = Some(r);
-        writer = Some(spawn_writer(w));
+        writer = Some(spawn_writer(w, queue, write_timeout));
     }
     let mut connecting: Option<Connecting> = None;
     let mut replies: std::collections::HashMap<u32, Reply> = std::collections::HashMap::new();
@@ -568,13 +589,27 @@ async fn drive(
                     let Some(n) = node.upgrade() else { return };
                     let handler = n.handler.lock().unwrap_or_else(|p| p.into_inner()).clone();
                     let info = peer.info().cloned();
-                    match (handler, info) {
-                        (Some(h), Some(info)) => {
+                    let permit = in_flight.clone().try_acquire_owned();
+                    match (handler, info, permit) {
+                        (Some(_), Some(_), Err(_)) => {
+                            let e = DiameterError::new(
+                                ResultCode::TOO_BUSY,
+                                "too many requests from this peer in progress",
+                            );
+                            let local = &n.config.local;
+                            peer.send_answer(m.error_answer(
+                                &e,
+                                &local.origin_host,
+                                &local.origin_realm,
+                            ));
+                        }
+                        (Some(h), Some(info), Ok(permit)) => {
                             let tx = n.peers().iter().find(|e| e.id == id).map(|e| e.tx.clone());
                             // The whole handler runs in its own task, so a
                             // slow one never stalls this connection.
                             tokio::spawn(async move {
                                 let answer = h.handle(m, info).await;
+                                drop(permit);
                                 if let Some(tx) = tx {
                                     let _ = tx.send(Command::Answer(answer));
                                 }
@@ -615,9 +650,12 @@ async fn drive(
             }
         }
         while let Some(bytes) = peer.poll_transmit() {
+            // A full queue is a peer that does not read: drop it, like a
+            // failed write.
             if let Some(w) = &writer
-                && w.send(bytes).is_err()
+                && w.try_send(bytes).is_err()
             {
+                tracing::warn!("diameter peer not reading or connection failed: closing");
                 writer = None;
                 reader = None;
                 peer.closed(Instant::now());
@@ -657,7 +695,7 @@ async fn drive(
                         let _ = s.set_nodelay(true);
                         let (r, w) = s.into_split();
                         reader = Some(r);
-                        writer = Some(spawn_writer(w));
+                        writer = Some(spawn_writer(w, queue, write_timeout));
                         peer.connected(Instant::now());
                     }
                     Err(e) => {
@@ -671,7 +709,7 @@ async fn drive(
                     // Every node handle is gone.
                     peer.disconnect(Instant::now(), disconnect_cause::REBOOTING);
                     while let Some(bytes) = peer.poll_transmit() {
-                        if let Some(w) = &writer { let _ = w.send(bytes); }
+                        if let Some(w) = &writer { let _ = w.try_send(bytes); }
                     }
                     return;
                 }
@@ -715,9 +753,11 @@ async fn finish_connect(connecting: &mut Option<Connecting>) -> io::Result<TcpSt
     }
 }
 
-/// Writes what the peer task queues, batching what is ready.
-fn spawn_writer(mut w: OwnedWriteHalf) -> mpsc::UnboundedSender<Bytes> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
+/// Writes what the peer task queues (at most `queue` messages), batching
+/// what is ready; a write that takes longer than `limit` ends it (the
+/// queue then refuses, and the peer task closes the connection).
+fn spawn_writer(mut w: OwnedWriteHalf, queue: usize, limit: Duration) -> mpsc::Sender<Bytes> {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(queue.max(1));
     tokio::spawn(async move {
         let mut batch = BytesMut::new();
         while let Some(first) = rx.recv().await {
@@ -728,7 +768,10 @@ fn spawn_writer(mut w: OwnedWriteHalf) -> mpsc::UnboundedSender<Bytes> {
                     Err(_) => break,
                 }
             }
-            if w.write_all(&batch).await.is_err() {
+            if !matches!(
+                tokio::time::timeout(limit, w.write_all(&batch)).await,
+                Ok(Ok(()))
+            ) {
                 return;
             }
             batch.clear();

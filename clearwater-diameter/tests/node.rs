@@ -263,3 +263,49 @@ async fn the_server_side_can_send_requests_to_the_client() {
         Some(ResultCode::COMMAND_UNSUPPORTED)
     );
 }
+
+#[tokio::test]
+async fn requests_beyond_the_in_flight_limit_are_answered_too_busy() {
+    // An HSS whose handler never finishes, allowing two requests at once
+    // per peer: the handler is called twice, everything else from that
+    // peer is answered 3004 without it.
+    let node = Node::new({
+        let mut c = config("hss1.example.net", "example.net");
+        c.max_inbound_in_flight = 2;
+        c
+    });
+    let served = Arc::new(AtomicU32::new(0));
+    let s = served.clone();
+    node.set_handler(move |m: Message, _from: PeerInfo| {
+        s.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            answer(&m, "hss1.example.net", ResultCode::SUCCESS)
+        }
+    });
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let n = node.clone();
+    let task = tokio::spawn(async move {
+        let _ = n.serve(listener).await;
+    });
+    let client = Node::new(config("scscf.example.com", "example.com"));
+    client.add_peer(spec(port, "example.net"));
+    assert!(client.wait_open(1, WAIT).await);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let c = client.clone();
+        set.spawn(async move { c.request(mar("example.net")).await });
+    }
+    let results = set.join_all().await;
+    let busy = results
+        .iter()
+        .filter(|r| {
+            r.as_ref()
+                .is_ok_and(|a| a.result_code().unwrap() == Some(ResultCode::TOO_BUSY))
+        })
+        .count();
+    assert!(busy >= 3, "{results:?}");
+    assert_eq!(served.load(Ordering::SeqCst), 2);
+    task.abort();
+}
