@@ -31,7 +31,9 @@ pub const API_KEY_HEADER: &str = "NGV-API-Key";
 /// A set of accepted shared-secret API keys (see the [module docs](self)).
 #[derive(Clone, Default)]
 pub struct ApiKeys {
-    keys: Arc<Vec<Vec<u8>>>,
+    /// SHA-256 of each key: offered keys are compared by digest, so the
+    /// time taken says nothing of a key's length or bytes.
+    keys: Arc<Vec<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -55,8 +57,8 @@ impl ApiKeys {
         ApiKeys {
             keys: Arc::new(
                 keys.into_iter()
-                    .map(|k| k.as_ref().as_bytes().to_vec())
-                    .filter(|k| !k.is_empty())
+                    .filter(|k| !k.as_ref().is_empty())
+                    .map(|k| digest(k.as_ref().as_bytes()))
                     .collect(),
             ),
         }
@@ -76,17 +78,20 @@ impl ApiKeys {
             .get(API_KEY_HEADER)
             .map(|v| v.as_bytes())
             .or_else(|| {
-                headers
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+                headers.get(header::AUTHORIZATION).and_then(|v| {
+                    let v = v.as_bytes();
+                    // The scheme name is case-insensitive (RFC 9110 §11.1).
+                    (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| &v[7..])
+                })
             });
         let Some(offered) = offered else {
             return Err("missing API key (NGV-API-Key header)");
         };
         // Check every key, so the time taken does not say which matched.
+        let offered = digest(offered);
         let mut ok = false;
         for k in self.keys.iter() {
-            ok |= ct_eq(k, offered);
+            ok |= ct_eq(k, &offered);
         }
         if ok { Ok(()) } else { Err("wrong API key") }
     }
@@ -111,10 +116,13 @@ impl ApiKeys {
     }
 }
 
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
+fn digest(key: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(key).into()
+}
+
+/// Equality of two digests in time independent of their bytes.
+fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -207,6 +215,16 @@ mod tests {
             HeaderValue::from_static("Bearer secret"),
         );
         assert_eq!(keys.check(&b), Ok(()));
+        // The scheme name in any case; a key that only starts right is wrong.
+        b.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bEARER secret"),
+        );
+        assert_eq!(keys.check(&b), Ok(()));
+        for wrong in ["Bearer secre", "Bearer secrets", "Bearer", "Basic secret"] {
+            b.insert(header::AUTHORIZATION, HeaderValue::from_static(wrong));
+            assert!(keys.check(&b).is_err(), "{wrong}");
+        }
         assert!(ApiKeys::open().check(&HeaderMap::new()).is_ok());
         assert!(ApiKeys::new([""]).is_open());
     }
