@@ -140,7 +140,7 @@ impl CxHss {
 }
 
 fn unreadable(e: clearwater_diameter::DiameterError) -> HssError {
-    HssError::Invalid(format!("unreadable answer from the HSS: {e}"))
+    HssError::Upstream(format!("unreadable answer from the HSS: {e}"))
 }
 
 /// The error for a non-success answer.
@@ -244,7 +244,10 @@ impl Hss for CxHss {
             .user_data
             .as_deref()
             .map(ImsSubscription::parse)
-            .transpose()?;
+            .transpose()
+            .map_err(|e| {
+                HssError::Upstream(format!("the HSS sent User-Data that does not parse: {e}"))
+            })?;
         let state = match req.kind {
             AssignmentType::Registration | AssignmentType::ReRegistration => {
                 RegistrationState::Registered

@@ -232,6 +232,7 @@ fn error_from(status: StatusCode, body: &[u8]) -> HssError {
             }
         }
         504 => HssError::Timeout(tail("timeout: ").unwrap_or(reason)),
+        502 => HssError::Upstream(tail("bad data from the backend: ").unwrap_or(reason)),
         503 => HssError::Unavailable(tail("unavailable: ").unwrap_or(reason)),
         _ => HssError::Unavailable(format!("Homestead answered {status}: {reason}")),
     }

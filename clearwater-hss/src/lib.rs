@@ -95,6 +95,11 @@ pub enum HssError {
     /// The backend did not answer in time.
     #[error("timeout: {0}")]
     Timeout(String),
+    /// The backend answered with something unusable: an unreadable Diameter
+    /// answer, a subscription (from the HSS or the store) that does not
+    /// parse. Not the client's fault: Homestead answers 502, Cx 5012.
+    #[error("bad data from the backend: {0}")]
+    Upstream(String),
 }
 
 impl HssError {
@@ -115,13 +120,16 @@ impl HssError {
                 }
             }
             HssError::Unavailable(_) | HssError::Timeout(_) => (0, 3004),
+            HssError::Upstream(_) => (0, 5012),
         }
     }
 
     /// Homestead's HTTP status for this error: 400 bad input, 403 refused,
-    /// 404 unknown or mismatched identities, 503 unavailable, 504 timeout.
+    /// 404 unknown or mismatched identities, 502 bad data from the backend,
+    /// 503 unavailable, 504 timeout.
     pub fn http_status(&self) -> u16 {
         match self {
+            HssError::Upstream(_) => 502,
             HssError::Invalid(_) => 400,
             HssError::Auth(_) | HssError::Rejected { .. } => 403,
             HssError::UserUnknown(_)

@@ -292,7 +292,9 @@ impl ProvisioningError {
 impl From<ProvisioningError> for HssError {
     fn from(e: ProvisioningError) -> HssError {
         match e {
-            ProvisioningError::Invalid(r) | ProvisioningError::Conflict(r) => HssError::Invalid(r),
+            ProvisioningError::Invalid(r) => HssError::Invalid(r),
+            // A write that kept losing its compare-and-swap: try again.
+            ProvisioningError::Conflict(r) => HssError::Unavailable(r),
             ProvisioningError::NotFound(r) => HssError::UserUnknown(r),
             ProvisioningError::Mismatch(r) => HssError::IdentitiesDontMatch(r),
             ProvisioningError::Unavailable(r) => HssError::Unavailable(r),

@@ -90,7 +90,13 @@ fn hss_handler(
                 let sar = ServerAssignmentRequest::from_message(&m).unwrap();
                 let mut saa = ServerAssignmentAnswer::new(o, CxResult::SUCCESS);
                 saa.user_name = sar.user_name.clone();
-                if sar.assignment_type.0 <= 3 {
+                if sar
+                    .user_name
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("broken"))
+                {
+                    saa.user_data = Some("<IMSSubscription><PrivateID>".to_owned());
+                } else if sar.assignment_type.0 <= 3 {
                     saa.user_data = Some(SUBSCRIPTION.to_owned());
                     saa.charging_information = Some(ChargingInformation::from_lists(
                         &["aaa://ccf1.example.net".to_owned()],
@@ -291,6 +297,21 @@ async fn sar_returns_the_subscription_and_charging_addresses() {
         })
         .collect();
     assert_eq!(types, vec![1, 4]);
+
+    // User-Data that does not parse is the HSS's fault, not the client's:
+    // 502 from Homestead, 5012 on Cx (not 400).
+    let err = cx
+        .assign_server(&ServerAssignment {
+            impu: "sip:broken@example.net".to_owned(),
+            impi: Some("broken@example.net".to_owned()),
+            server_name: "sip:scscf.example.com:5054".to_owned(),
+            kind: AssignmentType::Registration,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HssError::Upstream(_)), "{err:?}");
+    assert_eq!(err.http_status(), 502);
+    assert_eq!(err.cx_result(), (0, 5012));
 }
 
 #[tokio::test]

@@ -816,6 +816,7 @@ fn all_errors() -> Vec<HssError> {
         },
         HssError::Unavailable("HSS overloaded".into()),
         HssError::Timeout("no answer from the HSS".into()),
+        HssError::Upstream("the HSS sent User-Data that does not parse".into()),
     ]
 }
 
@@ -849,9 +850,9 @@ async fn hss_errors_become_statuses_with_reasons() {
                 assert_eq!((a.status, a.reason(want.0)), want.clone());
             }
         }
-        // The statuses themselves: 400, 403, 404, 503, 504.
+        // The statuses themselves: 400, 403, 404, 503, 504, 502.
         let statuses: Vec<u16> = all_errors().iter().map(HssError::http_status).collect();
-        assert_eq!(statuses, [400, 403, 404, 404, 404, 403, 503, 504]);
+        assert_eq!(statuses, [400, 403, 404, 404, 404, 403, 503, 504, 502]);
     })
     .await;
 }

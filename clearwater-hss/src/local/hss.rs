@@ -391,7 +391,11 @@ impl Hss for LocalHss {
                     .next()
                     .unwrap_or_else(|| req.impu.clone()),
             };
-            Some(Provisioning::subscription_of(&private_id, &located.irs)?)
+            Some(
+                Provisioning::subscription_of(&private_id, &located.irs).map_err(|e| {
+                    HssError::Upstream(format!("the stored subscription does not assemble: {e}"))
+                })?,
+            )
         };
         let charging = located
             .irs
