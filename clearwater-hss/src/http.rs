@@ -10,8 +10,11 @@
 //! in constant time. An empty set means the service is open (for loopback
 //! deployments and tests).
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -126,6 +129,43 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A request body that fails once its deadline passes while it is still
+/// incomplete.
+struct DeadlineBody {
+    inner: axum::body::Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for DeadlineBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        match this.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request body not received in time",
+            ))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// An error response: `status` with a JSON body `{"reason": ...}`.
 pub fn error(status: StatusCode, reason: &str) -> Response {
     let body = serde_json::json!({ "reason": reason }).to_string();
@@ -139,6 +179,11 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Time allowed to read a request's headers.
     pub header_timeout: Duration,
+    /// Time allowed to receive a request's body, from the end of its
+    /// headers (default 10 s). A body still incomplete then is an error for
+    /// the handler (the request fails, the connection is freed): a client
+    /// trickling its body cannot hold a connection.
+    pub body_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -146,6 +191,7 @@ impl Default for ServeConfig {
         ServeConfig {
             max_connections: 10_000,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -159,6 +205,18 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// taken) is logged and accepting goes on after a short pause; the `Result`
 /// is kept for compatibility and is never an error.
 pub async fn serve(listener: TcpListener, router: Router, config: ServeConfig) -> io::Result<()> {
+    let body_timeout = config.body_timeout;
+    let router = router.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| async move {
+            next.run(req.map(|inner| {
+                axum::body::Body::new(DeadlineBody {
+                    inner,
+                    deadline: Box::pin(tokio::time::sleep(body_timeout)),
+                })
+            }))
+            .await
+        },
+    ));
     let service = TowerToHyperService::new(router);
     let mut connections = JoinSet::new();
     loop {

@@ -1104,3 +1104,50 @@ async fn http_hss_timeout_and_refused_connection() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_body_trickled_too_slowly_fails_and_frees_the_connection() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serve = ServeConfig {
+            body_timeout: Duration::from_millis(300),
+            ..ServeConfig::default()
+        };
+        tokio::spawn(homestead::serve(
+            listener,
+            Recording::new(),
+            HomesteadConfig::default(),
+            serve,
+        ));
+        // Headers promise 100 bytes; one arrives, then nothing.
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!(
+                "PUT /impu/{ALICE_IMPU}/reg-data HTTP/1.1\r\nHost: x\r\n\
+                 Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(3), async {
+            let mut buf = [0u8; 1024];
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+                if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(read.is_ok(), "no answer: the slow body held the connection");
+        let head = String::from_utf8_lossy(&got);
+        assert!(head.starts_with("HTTP/1.1 4"), "{head}");
+    })
+    .await;
+}

@@ -44,6 +44,10 @@ pub struct NodeConfig {
     pub max_connections: usize,
     /// Time a client has to send a request's headers (default 30 s).
     pub header_timeout: Duration,
+    /// Time a client has to send a request's body once its headers are in
+    /// (default 10 s); a body still incomplete then fails the request, so a
+    /// client trickling its body cannot hold a connection.
+    pub body_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -57,6 +61,7 @@ impl NodeConfig {
             peer_timeout: Duration::from_secs(1),
             max_connections: 10_000,
             header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(10),
         }
     }
 
@@ -64,6 +69,45 @@ impl NodeConfig {
     pub fn with_skew(mut self, skew: Duration) -> NodeConfig {
         self.cluster.skew = skew;
         self
+    }
+}
+
+/// A request body that fails once its deadline passes while it is still
+/// incomplete (the same as the Homestead services').
+struct DeadlineBody {
+    inner: axum::body::Body,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        match this.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request body not received in time",
+            ))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -218,6 +262,18 @@ impl ChronosNode {
             )
             .route("/ping", get(|| async { "OK" }))
             .with_state(node.clone());
+        let body_timeout = config.body_timeout;
+        let app = app.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                next.run(req.map(|inner| {
+                    axum::body::Body::new(DeadlineBody {
+                        inner,
+                        deadline: Box::pin(tokio::time::sleep(body_timeout)),
+                    })
+                }))
+                .await
+            },
+        ));
         let service = TowerToHyperService::new(app);
         let mut connections = JoinSet::new();
         let mut work = JoinSet::new();

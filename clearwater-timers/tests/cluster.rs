@@ -393,3 +393,36 @@ async fn client_fails_over_and_reports_reasons() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_too_slowly_fails_and_frees_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let me = addr.to_string();
+    let mut config = NodeConfig::new(me.clone(), [me]);
+    config.body_timeout = Duration::from_millis(300);
+    let task = tokio::spawn(ChronosNode::new(listener, config).run());
+    // Headers promise 100 bytes; one arrives, then nothing.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /timers HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer: the slow body held the connection");
+    let head = String::from_utf8_lossy(&got);
+    assert!(head.starts_with("HTTP/1.1 4"), "{head}");
+    task.abort();
+}
