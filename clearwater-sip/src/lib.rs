@@ -78,7 +78,7 @@ pub mod transport;
 pub mod uri;
 
 pub use error::Error;
-pub use framing::{Frame, Framer, PING, PONG};
+pub use framing::{Frame, FrameScan, Framer, PING, PONG};
 pub use header::TypedHeader;
 pub use headers::{Header, Headers, TypedIter};
 pub use limits::Limits;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use clearwater_sip::digest::{DigestChallenge, DigestCredentials};
 use clearwater_sip::header::*;
 use clearwater_sip::{
-    Frame, Framer, HeaderName, Limits, Message, Triage, TriageConfig, TypedHeader, Uri,
+    Frame, FrameScan, Framer, HeaderName, Limits, Message, Triage, TriageConfig, TypedHeader, Uri,
 };
 
 /// Inbound triage of a datagram, then every accessor and a round of edits.
@@ -173,6 +173,24 @@ pub fn framer(data: &[u8]) {
                     }
                     at += n;
                     frames += 1;
+                }
+            }
+        }
+        // Fed in pieces (sizes from the data itself) to a resumed scan,
+        // every answer equals a fresh scan of the same bytes.
+        let step = usize::from(data.first().copied().unwrap_or(1) % 7) + 1;
+        let (mut buf, mut scan) = (Vec::new(), FrameScan::default());
+        'feed: for piece in data.chunks(step).take(4096) {
+            buf.extend_from_slice(piece);
+            loop {
+                let r = framer.frame_resume(&buf, &mut scan);
+                assert_eq!(format!("{r:?}"), format!("{:?}", framer.frame(&buf)));
+                match r {
+                    Ok(Frame::Partial) => break,
+                    Ok(f) => {
+                        buf.drain(..f.len());
+                    }
+                    Err(_) => break 'feed,
                 }
             }
         }

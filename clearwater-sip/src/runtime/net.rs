@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode as HttpStatus
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
-use crate::framing::{Frame, Framer, PONG};
+use crate::framing::{Frame, FrameScan, Framer, PONG};
 use crate::transaction::TxId;
 use crate::transport::{FlowId, Remote, Transport};
 
@@ -158,6 +158,9 @@ pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Recei
     } = link;
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(8192);
+    // Resumed between reads: a message trickled in small pieces is scanned
+    // once, not once per read.
+    let mut scan = FrameScan::default();
     let from = Remote::new(Transport::Tcp, peer).with_flow(flow);
     'conn: loop {
         tokio::select! {
@@ -167,7 +170,7 @@ pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Recei
                     _ => break 'conn, // idle timeout, EOF or error
                 }
                 loop {
-                    match framer.frame(&buf) {
+                    match framer.frame_resume(&buf, &mut scan) {
                         Ok(Frame::Complete(n)) => {
                             let data = buf.split_to(n).freeze();
                             if events.send(Event::Message { data, from }).await.is_err() {
