@@ -81,6 +81,11 @@ pub struct Config {
     pub auto_trying: bool,
     /// See `auto_trying` (default 200 ms, §17.2.1).
     pub trying_delay: Duration,
+    /// Most server transactions held at once (default 200 000). A new
+    /// request beyond it gets `503 Service Unavailable` with `Retry-After`
+    /// sent statelessly (§21.5.4), and no transaction, so a flood cannot
+    /// grow memory without bound.
+    pub max_server_transactions: usize,
 }
 
 impl Default for Config {
@@ -91,6 +96,7 @@ impl Default for Config {
             t4: Duration::from_secs(5),
             auto_trying: true,
             trying_delay: Duration::from_millis(200),
+            max_server_transactions: 200_000,
         }
     }
 }

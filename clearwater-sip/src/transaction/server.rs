@@ -10,6 +10,8 @@ use super::{
 use crate::error::Error;
 use crate::message::{Message, Request, Response};
 use crate::method::Method;
+use crate::name::HeaderName;
+use crate::status::StatusCode;
 use crate::transport::Remote;
 
 impl TransactionLayer {
@@ -49,8 +51,17 @@ impl TransactionLayer {
             None
         };
         let invite = req.method() == &Method::INVITE;
-        let id = self.new_id();
         let reply_to = reply_destination(&req, &from);
+        if self.servers.len() >= self.config.max_server_transactions {
+            // Overloaded: answer without a transaction (a retransmission
+            // gets the same answer).
+            if let Ok(mut resp) = req.make_response(StatusCode::SERVICE_UNAVAILABLE, None, None) {
+                let _ = resp.set_header(&HeaderName::RETRY_AFTER, "5");
+                self.transmit(reply_to, resp.to_bytes(), None);
+            }
+            return;
+        }
+        let id = self.new_id();
         self.servers.insert(
             id,
             ServerTx {

@@ -883,3 +883,54 @@ fn lossy_network_property_no_leaks() {
         );
     }
 }
+
+#[test]
+fn beyond_the_transaction_limit_requests_get_a_stateless_503() {
+    let config = Config {
+        max_server_transactions: 2,
+        ..Config::default()
+    };
+    let mut layer = TransactionLayer::new(config);
+    let now = Instant::now();
+    let from = Remote::new(Transport::Udp, addr(UAC));
+    for b in ["z9hG4bKcap1", "z9hG4bKcap2"] {
+        layer.handle_message(
+            Message::Request(request("OPTIONS", b, "192.0.2.1")),
+            from,
+            now,
+        );
+        assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
+    }
+    // The third: no transaction, no request for the TU, a 503 on the wire.
+    let third = request("OPTIONS", "z9hG4bKcap3", "192.0.2.1");
+    for _ in 0..2 {
+        layer.handle_message(Message::Request(third.clone()), from, now);
+        let outs: Vec<Output> = std::iter::from_fn(|| layer.poll_output()).collect();
+        assert_eq!(
+            outs.len(),
+            1,
+            "{:?}",
+            outs.iter().map(describe).collect::<Vec<_>>()
+        );
+        let Output::Transmit { data, tx, .. } = &outs[0] else {
+            panic!("{}", describe(&outs[0]))
+        };
+        assert!(tx.is_none());
+        let Message::Response(r) = Message::parse(data.clone()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            r.headers()
+                .get(&crate::name::HeaderName::RETRY_AFTER)
+                .is_some()
+        );
+    }
+    // ACKs still pass (they never make a transaction).
+    layer.handle_message(
+        Message::Request(request("ACK", "z9hG4bKcap4", "192.0.2.1")),
+        from,
+        now,
+    );
+    assert!(matches!(layer.poll_output(), Some(Output::Ack { .. })));
+}
