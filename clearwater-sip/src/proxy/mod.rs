@@ -239,7 +239,10 @@ struct Branch {
     next_hop: Remote,
     provisional: bool,
     done: bool,
+    /// Timer C's token in the heap, and its deadline (a reset moves the
+    /// deadline; the heap entry is re-pushed only when it comes due early).
     timer_c: Option<u64>,
+    timer_c_at: Option<Instant>,
 }
 
 struct Ctx {
@@ -349,15 +352,22 @@ impl Proxy {
                 break;
             }
             self.timer_c.pop();
-            let fire = self
+            let Some(br) = self
                 .contexts
                 .get_mut(&ctx)
                 .and_then(|c| c.branches.get_mut(b))
                 .filter(|br| br.timer_c == Some(token) && !br.done)
-                .map(|br| {
-                    br.timer_c = None;
-                    (br.client, br.provisional)
-                });
+            else {
+                continue;
+            };
+            // Reset since this entry was pushed: wait for the new deadline.
+            if let Some(later) = br.timer_c_at.filter(|t| *t > now) {
+                self.timer_c.push(Reverse((later, token, ctx, b)));
+                continue;
+            }
+            br.timer_c = None;
+            br.timer_c_at = None;
+            let fire = Some((br.client, br.provisional));
             if let Some((Some(client), provisional)) = fire {
                 // §16.8: cancel; without a provisional response the CANCEL
                 // waits for one, and the branch counts as a 408 now.
@@ -780,6 +790,7 @@ impl Proxy {
             provisional: false,
             done: false,
             timer_c: None,
+            timer_c_at: None,
         });
         let sent = built.and_then(|req| self.txl.send_request(req, target.next_hop, now));
         match sent {
@@ -854,18 +865,25 @@ impl Proxy {
         Ok(req)
     }
 
+    /// Arms Timer C for a branch, or resets it (a provisional response):
+    /// one heap entry per branch however many provisionals arrive.
     fn arm_timer_c(&mut self, ctx: u64, b: usize, now: Instant) {
-        let token = self.next_token;
-        self.next_token += 1;
-        if let Some(br) = self
+        let at = now + self.config.timer_c;
+        let Some(br) = self
             .contexts
             .get_mut(&ctx)
             .and_then(|c| c.branches.get_mut(b))
-        {
-            br.timer_c = Some(token);
-            self.timer_c
-                .push(Reverse((now + self.config.timer_c, token, ctx, b)));
+        else {
+            return;
+        };
+        br.timer_c_at = Some(at);
+        if br.timer_c.is_some() {
+            return; // the entry in the heap will find the new deadline
         }
+        let token = self.next_token;
+        self.next_token += 1;
+        br.timer_c = Some(token);
+        self.timer_c.push(Reverse((at, token, ctx, b)));
     }
 
     fn next_hop(&self, ctx: u64, b: usize) -> Option<Remote> {
@@ -932,6 +950,7 @@ impl Proxy {
         let was_done = br.done;
         br.done = true;
         br.timer_c = None;
+        br.timer_c_at = None;
         let server = c.server;
         let code = resp.as_ref().map_or(408, |r| r.status().as_u16());
         if (200..300).contains(&code) {

@@ -826,3 +826,34 @@ fn responses_without_a_transaction_are_not_relayed() {
         "a stray response was sent on"
     );
 }
+
+#[test]
+fn timer_c_resets_keep_one_heap_entry_per_branch() {
+    // Fifty 180s a second apart: each resets Timer C, none adds a heap
+    // entry, and the CANCEL comes 185 s after the last one.
+    const RINGS: [u16; 50] = [180; 50];
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_any(&RINGS, ms(1000)),
+        None,
+    );
+    send(&mut sim, "INVITE", "z9hG4bKtcr");
+    sim.run(Duration::from_secs(30));
+    let Node::Proxy(p) = &sim.nodes[PROXY] else {
+        unreachable!()
+    };
+    assert_eq!(p.proxy.timer_c.len(), 1);
+    sim.run(Duration::from_secs(600));
+    let cancel_at = sim.sent[PROXY]
+        .iter()
+        .find(|(_, l)| l.starts_with("CANCEL"))
+        .unwrap()
+        .0;
+    assert!(
+        cancel_at >= Duration::from_secs(235) && cancel_at < Duration::from_secs(236),
+        "{cancel_at:?}"
+    );
+    assert!(sim.events(UAC).contains(&"response 487".to_owned()));
+}
