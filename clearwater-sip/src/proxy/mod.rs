@@ -959,7 +959,19 @@ impl Proxy {
             c.final_sent = true;
             c.groups.clear();
             if let Some(r) = resp {
-                let _ = self.txl.send_response(server, r, now);
+                // After a non-2xx final (a Timer C 408, say) the server
+                // transaction takes no 2xx; the 2xx must still go upstream
+                // (§16.7 step 10), so it goes statelessly where the
+                // transaction's responses went.
+                if first {
+                    let _ = self.txl.send_response(server, r, now);
+                } else {
+                    let upstream = crate::transaction::reply_destination(&c.request, &c.from);
+                    let data = Message::Response(r.clone());
+                    if self.txl.send_response(server, r, now).is_err() {
+                        self.txl.send_stateless(&data, upstream);
+                    }
+                }
             }
             if first {
                 self.out.push_back(ProxyOutput::Finished {

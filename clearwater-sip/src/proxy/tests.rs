@@ -857,3 +857,37 @@ fn timer_c_resets_keep_one_heap_entry_per_branch() {
     );
     assert!(sim.events(UAC).contains(&"response 487".to_owned()));
 }
+
+#[test]
+fn a_2xx_after_timer_c_408_still_goes_upstream() {
+    // Only a 100 Trying: Timer C (185 s) cancels the branch and counts it
+    // as a 408, which goes upstream; the callee's 200, sent just before
+    // the CANCEL reached it, must still be forwarded (§16.7 step 10),
+    // statelessly, as the server transaction is completed.
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_any(&[200], ms(184_995)),
+        None,
+    );
+    send(&mut sim, "INVITE", "z9hG4bKlate");
+    sim.run(Duration::from_secs(600));
+    let upstream: Vec<&str> = sim.sent[PROXY]
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .filter(|l| l.starts_with("SIP/2.0 408") || l.starts_with("SIP/2.0 200"))
+        .collect();
+    assert!(
+        upstream
+            .first()
+            .is_some_and(|l| l.starts_with("SIP/2.0 408")),
+        "{upstream:?}"
+    );
+    assert!(
+        upstream.iter().any(|l| l.starts_with("SIP/2.0 200")),
+        "the late 200 was dropped: {:?} / UAS saw {:?}",
+        sim.sent[PROXY],
+        sim.events(UAS1)
+    );
+}

@@ -619,7 +619,7 @@ pub fn build_cancel(invite: &Request) -> Result<Request, Error> {
 }
 
 /// Where responses of a server transaction go.
-fn reply_destination(req: &Request, from: &Remote) -> Remote {
+pub(crate) fn reply_destination(req: &Request, from: &Remote) -> Remote {
     req.via()
         .ok()
         .and_then(|v| response_destination(&v, from))
