@@ -171,6 +171,8 @@ impl DnsBackend for HickoryBackend {
 pub struct Blacklist {
     entries: HashMap<Remote, Entry>,
     duration: Duration,
+    /// Size at which expired entries are next pruned.
+    prune_at: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,12 +189,44 @@ impl Blacklist {
         Blacklist {
             entries: HashMap::new(),
             duration,
+            prune_at: Self::PRUNE_AT,
         }
     }
 
-    /// Marks `r` failed at `now`.
+    /// Marks `r` failed at `now`. Entries whose time is over are pruned as
+    /// the list grows, and at most [`Blacklist::MAX_ENTRIES`] are held (a
+    /// failure beyond them is not recorded): targets can come from the
+    /// messages themselves, so the list must not grow without bound.
     pub fn failed(&mut self, r: Remote, now: Instant) {
+        if !self.entries.contains_key(&r) {
+            if self.entries.len() >= self.prune_at {
+                let d = self.duration;
+                self.entries.retain(|_, e| match *e {
+                    Entry::Until(t) => now < t,
+                    Entry::Probing(since) => now < since + d,
+                });
+                // The next pruning when the list has doubled: amortised O(1).
+                self.prune_at = (2 * self.entries.len()).max(Self::PRUNE_AT);
+            }
+            if self.entries.len() >= Self::MAX_ENTRIES {
+                return;
+            }
+        }
         self.entries.insert(r, Entry::Until(now + self.duration));
+    }
+
+    /// Most targets held blacklisted at once.
+    pub const MAX_ENTRIES: usize = 65_536;
+    const PRUNE_AT: usize = 1024;
+
+    /// Targets held (blacklisted or being probed).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// Marks `r` working.

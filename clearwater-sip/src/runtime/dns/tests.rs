@@ -324,3 +324,34 @@ async fn hickory_backend_against_a_loopback_dns_server() {
     assert_eq!(targets, [r(Transport::Tcp, "127.0.0.9:5099")]);
     dns.abort();
 }
+
+#[test]
+fn the_blacklist_forgets_expired_entries_and_is_bounded() {
+    let mut b = Blacklist::new(Duration::from_secs(30));
+    let t0 = Instant::now();
+    let target = |i: u32| {
+        Remote::new(
+            Transport::Udp,
+            SocketAddr::new(std::net::Ipv4Addr::from(0x0a00_0000 + i).into(), 5060),
+        )
+    };
+    // Failures long ago, then as many new ones: the old ones are pruned
+    // as the list grows (pruning runs each time its size doubles).
+    for i in 0..5_000 {
+        b.failed(target(i), t0);
+    }
+    let later = t0 + Duration::from_secs(31);
+    for i in 10_000..15_000 {
+        b.failed(target(i), later);
+    }
+    assert_eq!(b.len(), 5_000);
+    assert!(!b.usable(&target(10_000), later));
+    // Live entries are kept up to the bound; beyond it failures are not
+    // recorded (the target stays usable) rather than growing the list.
+    let now = t0 + Duration::from_secs(40);
+    for i in 0..(Blacklist::MAX_ENTRIES as u32 + 10) {
+        b.failed(target(i), now);
+    }
+    assert_eq!(b.len(), Blacklist::MAX_ENTRIES);
+    assert!(b.usable(&target(Blacklist::MAX_ENTRIES as u32 + 5), now));
+}
