@@ -555,6 +555,20 @@ impl Proxy {
             self.cancel_context(ctx, now);
             return;
         }
+        // A CANCEL for nothing this proxy holds (§16.10 would forward it
+        // statelessly for a request forwarded statelessly; this proxy
+        // forwards nothing statelessly but ACKs, and a CANCEL routed as a new
+        // request would get a branch downstream can never match, §9.1).
+        if request.method() == &Method::CANCEL {
+            self.reply_simple(
+                tx,
+                &request,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                None,
+                now,
+            );
+            return;
+        }
         // §16.3 validation.
         if let Err((status, extra)) = self.validate(&request) {
             self.reply_simple(tx, &request, status, extra, now);

@@ -891,3 +891,18 @@ fn a_2xx_after_timer_c_408_still_goes_upstream() {
         sim.events(UAS1)
     );
 }
+
+#[test]
+fn a_cancel_for_no_context_is_answered_481_not_routed() {
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_any(&[200], ms(0)),
+        None,
+    );
+    send(&mut sim, "CANCEL", "z9hG4bKorphan");
+    sim.run(Duration::from_secs(60));
+    assert!(sim.events(UAC).contains(&"response 481".to_owned()));
+    assert!(uas_saw(&sim, UAS1).is_empty(), "the CANCEL was routed");
+}
