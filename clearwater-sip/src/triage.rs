@@ -199,6 +199,21 @@ pub fn triage(buf: Bytes, config: &TriageConfig) -> Triage {
     }
 }
 
+/// The answer to a request whose stream framing failed with `error` (513
+/// too large, 400 malformed...), when the start of the stream is a request
+/// (not an ACK) whose transaction headers can be read; `None` otherwise.
+/// The caller sends it, then closes the connection.
+pub(crate) fn framing_error_response(raw: &[u8], error: &Error) -> Option<Bytes> {
+    let first = first_line(raw);
+    if !looks_like_request_line(first) || first.starts_with(b"ACK ") {
+        return None;
+    }
+    if first.len() >= 4 && first[..4].eq_ignore_ascii_case(b"SIP/") {
+        return None;
+    }
+    salvage_response(raw, error.status(), &error.reason_phrase()).map(|r| r.to_bytes())
+}
+
 fn first_line(b: &[u8]) -> &[u8] {
     let mut s = b;
     while let [b'\r' | b'\n', rest @ ..] = s {

@@ -298,3 +298,34 @@ async fn a_peer_that_never_reads_is_disconnected() {
     );
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_breaks_the_stream_framing_is_answered_then_closed() {
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let server = ProxyServer::bind(
+        ServerConfig::new(vec![], vec![any], vec![]),
+        StaticRoute(Remote::new(Transport::Udp, any)),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+    for (content_length, status) in [("999999999", "513"), ("1, 2", "400")] {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "MESSAGE sip:bob@example.com SIP/2.0\r\n\
+             Via: SIP/2.0/TCP 127.0.0.1:5099;branch=z9hG4bKbig\r\n\
+             From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n\
+             Call-ID: big@example.com\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
+             Content-Length: {content_length}\r\n\r\nhello"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut got)).await;
+        assert!(closed.is_ok(), "the connection was not closed");
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with(&format!("SIP/2.0 {status} ")), "{text}");
+        assert!(text.contains("Call-ID: big@example.com"), "{text}");
+    }
+    task.abort();
+}

@@ -186,8 +186,12 @@ pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Recei
                         Ok(f @ Frame::Pong) => buf.advance(f.len()),
                         Ok(_) => break, // partial
                         Err(e) => {
-                            // The stream's framing is lost: close it.
+                            // The stream's framing is lost: answer the
+                            // request if it can be (513, 400), then close.
                             tracing::debug!("framing error from {peer}: {e}");
+                            if let Some(resp) = crate::triage::framing_error_response(&buf, &e) {
+                                let _ = write_within(&mut wr, &resp, write_timeout).await;
+                            }
                             break 'conn;
                         }
                     }
