@@ -203,6 +203,7 @@ pub fn triage(buf: Bytes, config: &TriageConfig) -> Triage {
 /// too large, 400 malformed...), when the start of the stream is a request
 /// (not an ACK) whose transaction headers can be read; `None` otherwise.
 /// The caller sends it, then closes the connection.
+#[cfg(feature = "runtime")]
 pub(crate) fn framing_error_response(raw: &[u8], error: &Error) -> Option<Bytes> {
     let first = first_line(raw);
     if !looks_like_request_line(first) || first.starts_with(b"ACK ") {
