@@ -14,7 +14,8 @@
 //!
 //! * **Capabilities exchange** (§5.3): an initiator sends CER as soon as the
 //!   transport is up and waits for CEA; a responder waits for CER, checks
-//!   it (Origin-Host/-Realm, an expected host if configured: 3010
+//!   it (Origin-Host/-Realm, an expected host or a list of allowed hosts
+//!   if configured: 3010
 //!   DIAMETER_UNKNOWN_PEER; a common application or relay: 5010
 //!   DIAMETER_NO_COMMON_APPLICATION) and answers. The peer is usable
 //!   ([`Event::Up`]) once the exchange succeeds; the applications in
@@ -150,6 +151,9 @@ pub struct PeerConfig {
     /// The peer's Origin-Host, when known in advance: a CER/CEA from any
     /// other host is refused (3010 DIAMETER_UNKNOWN_PEER).
     pub expected_host: Option<String>,
+    /// The Origin-Hosts a responder accepts a CER from (`None`: any); a CER
+    /// from another host is refused (3010 DIAMETER_UNKNOWN_PEER).
+    pub allowed_hosts: Option<Vec<String>>,
     /// RFC 3539 `Tw` (default 30 s; the RFC asks for at least 6 s, shorter
     /// values are accepted for tests and lab use).
     pub watchdog: Duration,
@@ -178,6 +182,7 @@ impl PeerConfig {
         PeerConfig {
             role,
             expected_host: None,
+            allowed_hosts: None,
             watchdog: Duration::from_secs(30),
             reopen_watchdogs: 3,
             request_timeout: Duration::from_secs(5),
@@ -843,12 +848,17 @@ impl Peer {
         let refusal = match self.read_info(&m) {
             Err(e) => Err(e),
             Ok(info) => {
-                if self
+                let unexpected = self
                     .config
                     .expected_host
                     .as_ref()
-                    .is_some_and(|h| !h.eq_ignore_ascii_case(&info.host))
-                {
+                    .is_some_and(|h| !h.eq_ignore_ascii_case(&info.host));
+                let not_allowed = self
+                    .config
+                    .allowed_hosts
+                    .as_ref()
+                    .is_some_and(|l| !l.iter().any(|h| h.eq_ignore_ascii_case(&info.host)));
+                if unexpected || not_allowed {
                     Err(DiameterError::new(
                         ResultCode::UNKNOWN_PEER,
                         format!("unexpected peer {}", info.host),

@@ -139,6 +139,11 @@ pub struct NodeConfig {
     /// Longest one socket write may take (default 10 s) before the
     /// connection is dropped as dead.
     pub write_timeout: Duration,
+    /// The Origin-Hosts [`Node::serve`] accepts connections from (`None`,
+    /// the default: any host, for trusted networks). An accepted peer
+    /// becomes a route for the realm it announces, so on an open network
+    /// list the peers.
+    pub allowed_peers: Option<Vec<String>>,
 }
 
 impl NodeConfig {
@@ -155,6 +160,7 @@ impl NodeConfig {
             max_inbound_in_flight: 1024,
             max_write_queue: 4096,
             write_timeout: Duration::from_secs(10),
+            allowed_peers: None,
         }
     }
 
@@ -320,7 +326,8 @@ impl Node {
             };
             let _ = stream.set_nodelay(true);
             let (id, seed) = self.inner.next_seed();
-            let config = self.inner.config.peer_config(Role::Responder, None, seed);
+            let mut config = self.inner.config.peer_config(Role::Responder, None, seed);
+            config.allowed_hosts = self.inner.config.allowed_peers.clone();
             let (tx, rx) = mpsc::unbounded_channel();
             self.inner.peers().push(Entry {
                 id,

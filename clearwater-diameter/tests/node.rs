@@ -309,3 +309,43 @@ async fn requests_beyond_the_in_flight_limit_are_answered_too_busy() {
     assert_eq!(served.load(Ordering::SeqCst), 2);
     task.abort();
 }
+
+#[tokio::test]
+async fn a_serving_node_accepts_only_the_peers_it_lists() {
+    let start = |allowed: &[&str]| {
+        let allowed: Vec<String> = allowed.iter().map(|s| (*s).to_owned()).collect();
+        serve_listing(allowed)
+    };
+    // Listed (in another letter case): the connection opens and serves.
+    let (_n, port, task) = start(&["SCSCF.example.com"]).await;
+    let client = Node::new(config("scscf.example.com", "example.com"));
+    client.add_peer(spec(port, "example.net"));
+    assert!(client.wait_open(1, WAIT).await);
+    task.abort();
+    // Not listed: the CER is refused (3010), the peer never opens.
+    let (server, port, task) = start(&["other.example.com"]).await;
+    let intruder = Node::new(config("scscf.example.com", "example.com"));
+    intruder.add_peer(spec(port, "example.net"));
+    assert!(!intruder.wait_open(1, Duration::from_millis(800)).await);
+    assert!(!server.peers().iter().any(|p| p.open));
+    task.abort();
+}
+
+/// An HSS node serving only `allowed` peers.
+async fn serve_listing(allowed: Vec<String>) -> (Node, u16, JoinHandle<()>) {
+    let node = Node::new({
+        let mut c = config("hss1.example.net", "example.net");
+        c.allowed_peers = Some(allowed);
+        c
+    });
+    node.set_handler(|m: Message, _from: PeerInfo| async move {
+        answer(&m, "hss1.example.net", ResultCode::SUCCESS)
+    });
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let n = node.clone();
+    let task = tokio::spawn(async move {
+        let _ = n.serve(listener).await;
+    });
+    (node, port, task)
+}

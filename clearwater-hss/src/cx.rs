@@ -90,10 +90,30 @@ impl CxHss {
         let listener: SharedListener = Arc::new(Mutex::new(None));
         let l = listener.clone();
         let origin = config.origin.clone();
-        node.set_handler(move |m: Message, _from: PeerInfo| {
+        let hss_realm = config.destination_realm.clone();
+        let hss_host = config.destination_host.clone();
+        node.set_handler(move |m: Message, from: PeerInfo| {
             let l = l.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let origin = origin.clone();
-            async move { handle_push(m, l, origin).await }
+            // Pushes (PPR, RTR) are taken only from the HSS this backend
+            // talks to: its host when one is configured, else its realm.
+            let trusted = match &hss_host {
+                Some(h) => from.host.eq_ignore_ascii_case(h),
+                None => from.realm.eq_ignore_ascii_case(&hss_realm),
+            };
+            async move {
+                if !trusted {
+                    return m.error_answer(
+                        &clearwater_diameter::DiameterError::new(
+                            ResultCode::UNABLE_TO_COMPLY,
+                            format!("{} is not this node's HSS", from.host),
+                        ),
+                        &origin.host,
+                        &origin.realm,
+                    );
+                }
+                handle_push(m, l, origin).await
+            }
         });
         let start = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

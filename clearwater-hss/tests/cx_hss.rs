@@ -171,6 +171,11 @@ fn node_config(host: &str, realm: &str) -> NodeConfig {
 }
 
 async fn setup() -> (Node, CxHss, Arc<Mutex<Seen>>) {
+    setup_for(None).await
+}
+
+/// [`setup`] with the HSS host the backend expects (`None`: any in the realm).
+async fn setup_for(hss_host: Option<&str>) -> (Node, CxHss, Arc<Mutex<Seen>>) {
     let hss = Node::new(node_config("hss.example.net", "example.net"));
     let seen = Arc::new(Mutex::new(Seen::default()));
     hss.set_handler(hss_handler(seen.clone()));
@@ -191,7 +196,7 @@ async fn setup() -> (Node, CxHss, Arc<Mutex<Seen>>) {
         CxConfig {
             origin: Origin::new("scscf.example.com", "example.com"),
             destination_realm: "example.net".to_owned(),
-            destination_host: None,
+            destination_host: hss_host.map(str::to_owned),
             default_server_name: "sip:scscf.example.com:5054".to_owned(),
         },
     );
@@ -481,4 +486,28 @@ async fn no_hss_peer_is_unavailable() {
         .unwrap_err();
     assert!(matches!(e, HssError::Unavailable(_)), "{e:?}");
     assert_eq!(e.http_status(), 503);
+}
+
+#[tokio::test]
+async fn pushes_from_a_peer_that_is_not_the_hss_are_refused() {
+    // The backend expects hss2: a connected peer that is another host
+    // (here hss.example.net) cannot deregister users or rewrite profiles.
+    let (hss, cx, _seen) = setup_for(Some("hss2.example.net")).await;
+    let rec = Arc::new(Recorder {
+        events: Mutex::new(Vec::new()),
+    });
+    cx.set_listener(rec.clone());
+    let rtr = RegistrationTerminationRequest {
+        routing: push_routing(9),
+        user_name: "alice@example.net".to_owned(),
+        associated_identities: vec![],
+        public_identities: vec!["sip:alice@example.net".to_owned()],
+        reason: DeregistrationReason {
+            code: ReasonCode(0),
+            info: None,
+        },
+    };
+    let a = hss.request(rtr.to_message()).await.unwrap();
+    assert_eq!(a.result_code().unwrap(), Some(ResultCode::UNABLE_TO_COMPLY));
+    assert!(rec.events.lock().unwrap().is_empty());
 }
