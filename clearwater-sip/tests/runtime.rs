@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use clearwater_sip::runtime::{ProxyServer, ServerConfig, StaticRoute, TargetHealth};
+use clearwater_sip::runtime::{
+    Decision, ProxyServer, RouteRequest, Router, ServerConfig, StaticRoute, TargetHealth,
+};
 use clearwater_sip::transaction::Config;
 use clearwater_sip::transport::{Remote, Transport};
 use clearwater_sip::{Frame, Framer, Message, StatusCode};
@@ -327,5 +329,48 @@ async fn a_request_that_breaks_the_stream_framing_is_answered_then_closed() {
         assert!(text.starts_with(&format!("SIP/2.0 {status} ")), "{text}");
         assert!(text.contains("Call-ID: big@example.com"), "{text}");
     }
+    task.abort();
+}
+
+/// A router that panics on MESSAGE and answers 200 to anything else.
+struct Panicky;
+
+impl Router for Panicky {
+    async fn route(&self, req: RouteRequest) -> Decision {
+        if req.request.method().as_str() == "MESSAGE" {
+            panic!("router bug");
+        }
+        Decision::respond(StatusCode::OK)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_router_fails_its_request_not_the_server() {
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let server = ProxyServer::bind(ServerConfig::new(vec![any], vec![], vec![]), Panicky)
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+    let sock = tokio::net::UdpSocket::bind(any).await.unwrap();
+    let me = sock.local_addr().unwrap();
+    let mut buf = vec![0u8; 4096];
+    for (method, status) in [("MESSAGE", "500"), ("OPTIONS", "200")] {
+        let req = format!(
+            "{method} sip:bob@example.com SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {me};branch=z9hG4bKpanic{method}\r\n\
+             From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n\
+             Call-ID: panic-{method}@example.com\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        sock.send_to(req.as_bytes(), addr).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(3), sock.recv(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with(&format!("SIP/2.0 {status} ")), "{text}");
+    }
+    assert!(!task.is_finished(), "the server stopped");
     task.abort();
 }

@@ -41,6 +41,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -474,13 +476,19 @@ impl<R: Router> ProxyServer<R> {
                         let router = router.clone();
                         let decide = decide_tx.clone();
                         tasks.spawn(async move {
-                            let d = router
-                                .route(RouteRequest {
-                                    request,
-                                    own_routes,
-                                    from,
-                                })
-                                .await;
+                            // A panicking router fails its request (500),
+                            // not the server.
+                            let d = AssertUnwindSafe(router.route(RouteRequest {
+                                request,
+                                own_routes,
+                                from,
+                            }))
+                            .catch_unwind()
+                            .await
+                            .unwrap_or_else(|_| {
+                                tracing::error!("the router panicked deciding for {ctx}");
+                                Decision::respond(StatusCode::SERVER_INTERNAL_ERROR)
+                            });
                             let _ = decide.send((ctx, d));
                         });
                     }
@@ -488,7 +496,13 @@ impl<R: Router> ProxyServer<R> {
                         let router = router.clone();
                         let acks = ack_tx.clone();
                         tasks.spawn(async move {
-                            let hop = router.route_ack(&request).await;
+                            let hop = AssertUnwindSafe(router.route_ack(&request))
+                                .catch_unwind()
+                                .await
+                                .unwrap_or_else(|_| {
+                                    tracing::error!("the router panicked routing an ACK");
+                                    None
+                                });
                             let _ = acks.send((request, hop));
                         });
                     }
