@@ -374,3 +374,51 @@ async fn a_panicking_router_fails_its_request_not_the_server() {
     assert!(!task.is_finished(), "the server stopped");
     task.abort();
 }
+
+/// A router that answers 200 after a pause.
+struct SlowOk;
+
+impl Router for SlowOk {
+    async fn route(&self, _req: RouteRequest) -> Decision {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Decision::respond(StatusCode::OK)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_whose_connection_closed_goes_to_the_sent_by_port() {
+    // §18.2.2: the client closes its connection before the answer; the
+    // proxy connects to the Via's sent-by port (where the client listens),
+    // not to the closed connection's ephemeral port.
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let server = ProxyServer::bind(ServerConfig::new(vec![], vec![any], vec![]), SlowOk)
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+    let listening = TcpListener::bind(any).await.unwrap();
+    let port = listening.local_addr().unwrap().port();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "OPTIONS sip:bob@example.com SIP/2.0\r\n\
+         Via: SIP/2.0/TCP 127.0.0.1:{port};branch=z9hG4bKgone\r\n\
+         From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n\
+         Call-ID: gone@example.com\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(s);
+    let (mut back, _) = tokio::time::timeout(Duration::from_secs(3), listening.accept())
+        .await
+        .expect("the proxy connected to the sent-by port")
+        .unwrap();
+    let mut buf = vec![0u8; 2048];
+    let n = tokio::time::timeout(Duration::from_secs(3), back.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("SIP/2.0 200 "), "{text}");
+    task.abort();
+}

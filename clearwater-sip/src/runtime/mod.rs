@@ -451,6 +451,7 @@ impl<R: Router> ProxyServer<R> {
             while let Some(o) = proxy.poll_output() {
                 match o {
                     ProxyOutput::Transmit { to, data, tx } => {
+                        let to = response_fallback(&conns, to, &data);
                         let ok = send_or_connect(
                             &udp,
                             &mut conns,
@@ -577,6 +578,27 @@ fn send(
             .conn
             .is_some_and(|c| c.try_send(data).is_ok()),
     }
+}
+
+/// §18.2.2: a response for a stream flow that has closed goes to the
+/// `received` address (else the sent-by host) at the sent-by port, over a
+/// new connection, not to the client's ephemeral source port.
+fn response_fallback(conns: &Connections, to: Remote, data: &Bytes) -> Remote {
+    let gone = to.transport.is_stream() && to.flow.is_some_and(|f| !conns.has_flow(f));
+    if !gone || !data.starts_with(b"SIP/") {
+        return to;
+    }
+    let Ok(Message::Response(resp)) = Message::parse(data.clone()) else {
+        return to;
+    };
+    let Ok(via) = resp.via() else {
+        return to;
+    };
+    let Some(ip) = via.received_ip().or_else(|| via.host().ip()) else {
+        return to;
+    };
+    let port = via.port().unwrap_or_else(|| to.transport.default_port());
+    Remote::new(to.transport, SocketAddr::new(ip, port))
 }
 
 /// Sends `data` to `to`, opening a TCP connection when the pool to that

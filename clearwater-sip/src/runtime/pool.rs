@@ -65,6 +65,11 @@ impl Connections {
     }
 
     /// Inbound connections open (or being handshaken).
+    /// Whether flow `f` is open.
+    pub(crate) fn has_flow(&self, f: FlowId) -> bool {
+        self.conns.contains_key(&f)
+    }
+
     pub(crate) fn inbound_count(&self) -> usize {
         self.inbound.len()
     }
