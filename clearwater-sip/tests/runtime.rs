@@ -422,3 +422,54 @@ async fn a_response_whose_connection_closed_goes_to_the_sent_by_port() {
     assert!(text.starts_with("SIP/2.0 200 "), "{text}");
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_queued_for_a_failed_connection_is_answered() {
+    // A TCP next hop whose accept queue is full: connecting hangs, then
+    // times out (5 s). Both requests, the one that started the connection
+    // and the one queued behind it, are answered then (a transport error
+    // is a 503, passed upstream as 500), not the second only at Timer F.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    sock.listen(0).unwrap();
+    let hole: SocketAddr = sock.local_addr().unwrap().as_socket().unwrap();
+    // Fill the accept queue (never accepted).
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(s)) =
+            tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(hole)).await
+        {
+            fillers.push(s);
+        }
+    }
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let server = ProxyServer::bind(
+        ServerConfig::new(vec![any], vec![], vec![]),
+        StaticRoute(Remote::new(Transport::Tcp, hole)),
+    )
+    .await
+    .unwrap();
+    let proxy = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client.send_to(options(1).as_bytes(), proxy).await.unwrap();
+    client.send_to(options(2).as_bytes(), proxy).await.unwrap();
+    let start = std::time::Instant::now();
+    let mut finals = 0;
+    let mut buf = vec![0u8; 4096];
+    while finals < 2 {
+        let len = tokio::time::timeout(Duration::from_secs(9), client.recv(&mut buf))
+            .await
+            .expect("both answered well before Timer F (32 s)")
+            .unwrap();
+        let m = Message::parse(Bytes::copy_from_slice(&buf[..len])).unwrap();
+        if let Some(r) = m.as_response().filter(|r| r.status().is_final()) {
+            assert!(r.status().as_u16() >= 500, "{}", r.status());
+            finals += 1;
+        }
+    }
+    assert!(start.elapsed() < Duration::from_secs(9));
+    drop(fillers);
+    task.abort();
+}

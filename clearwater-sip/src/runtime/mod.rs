@@ -407,11 +407,13 @@ impl<R: Router> ProxyServer<R> {
                             conns.up(flow, Conn { peer, transport, out, retire_at });
                         }
                         Event::ConnectFailed { peer, waiting } => {
-                            conns.open_failed(peer);
+                            // Every transaction with a message queued for
+                            // the connection hears of it, not only the first.
+                            let queued = conns.open_failed(peer);
                             if let Some(h) = &health {
                                 h.failed(Remote::new(Transport::Tcp, peer));
                             }
-                            for tx in waiting {
+                            for tx in waiting.into_iter().chain(queued) {
                                 proxy.transport_error(tx, now);
                             }
                         }
@@ -623,9 +625,13 @@ fn send_or_connect(
     let grow = route.grow;
     // The message that makes the pool open a connection goes out first on it.
     let mut first = None;
+    let mut queued = false;
     let sent = match (route.conn, route.connecting) {
         (Some(c), _) => c.try_send(data).is_ok(),
-        (None, Some(queue)) => queue.try_send(data).is_ok(),
+        (None, Some(queue)) => {
+            queued = queue.try_send(data).is_ok();
+            queued
+        }
         (None, None) if grow => {
             first = Some(data);
             true
@@ -633,6 +639,9 @@ fn send_or_connect(
         // No WebSocket or TLS client connections.
         (None, None) => false,
     };
+    if queued && let Some(tx) = tx {
+        conns.waiting(to.addr, tx);
+    }
     if grow {
         let flow = FlowId(*next_flow);
         *next_flow += 1;

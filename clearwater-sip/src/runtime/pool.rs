@@ -12,6 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::transaction::TxId;
 use crate::transport::{FlowId, Remote, Transport};
 
 /// One open connection.
@@ -46,7 +47,9 @@ pub(crate) struct Route<'a> {
 pub(crate) struct Connections {
     conns: HashMap<FlowId, Conn>,
     pools: HashMap<(Transport, SocketAddr), Pool>,
-    connecting: HashMap<SocketAddr, (FlowId, mpsc::Sender<Bytes>)>,
+    /// Connections being opened: their flow, their queue, and the
+    /// transactions with a message waiting in it.
+    connecting: HashMap<SocketAddr, (FlowId, mpsc::Sender<Bytes>, Vec<TxId>)>,
     inbound: HashSet<FlowId>,
     pool_size: usize,
 }
@@ -82,7 +85,11 @@ impl Connections {
     /// The outbound connection `flow` to `peer` is up: true if it was being
     /// opened here (false for inbound connections).
     pub(crate) fn opened(&mut self, peer: SocketAddr, flow: FlowId) -> bool {
-        if self.connecting.get(&peer).is_some_and(|(f, _)| *f == flow) {
+        if self
+            .connecting
+            .get(&peer)
+            .is_some_and(|(f, _, _)| *f == flow)
+        {
             self.connecting.remove(&peer);
             true
         } else {
@@ -100,12 +107,24 @@ impl Connections {
     /// An outbound connection to `peer` is being opened as `flow`; messages
     /// for it wait in `queue`.
     pub(crate) fn opening(&mut self, peer: SocketAddr, flow: FlowId, queue: mpsc::Sender<Bytes>) {
-        self.connecting.insert(peer, (flow, queue));
+        self.connecting.insert(peer, (flow, queue, Vec::new()));
     }
 
-    /// Opening a connection to `peer` failed.
-    pub(crate) fn open_failed(&mut self, peer: SocketAddr) {
-        self.connecting.remove(&peer);
+    /// Transaction `tx` queued a message for the connection being opened to
+    /// `peer`.
+    pub(crate) fn waiting(&mut self, peer: SocketAddr, tx: TxId) {
+        if let Some((_, _, w)) = self.connecting.get_mut(&peer) {
+            w.push(tx);
+        }
+    }
+
+    /// Opening a connection to `peer` failed: the transactions that had
+    /// queued messages for it.
+    pub(crate) fn open_failed(&mut self, peer: SocketAddr) -> Vec<TxId> {
+        self.connecting
+            .remove(&peer)
+            .map(|(_, _, w)| w)
+            .unwrap_or_default()
     }
 
     /// `flow` ended.
@@ -153,7 +172,7 @@ impl Connections {
                 self.pools.remove(&key);
             }
         }
-        let connecting = self.connecting.get(&to.addr).map(|(_, q)| q);
+        let connecting = self.connecting.get(&to.addr).map(|(_, q, _)| q);
         Route {
             conn: chosen.and_then(|f| self.conns.get(&f)).map(|c| &c.out),
             grow: to.transport == Transport::Tcp && live < self.pool_size && connecting.is_none(),
