@@ -84,10 +84,17 @@ impl DiameterError {
     }
 
     /// A refusal naming `avp` for Failed-AVP (its data is kept up to 64
-    /// octets, enough to identify it without echoing a large value).
+    /// octets, enough to identify it without echoing a large value; a
+    /// Grouped AVP whose children do not decode is named by its header
+    /// alone, so the answer carrying it stays decodable).
     pub fn avp(result_code: ResultCode, reason: impl Into<String>, avp: &Avp) -> DiameterError {
         let mut failed = avp.clone();
-        if failed.data.len() > 64 {
+        let broken_group = avp
+            .code
+            .definition()
+            .is_some_and(|d| d.kind == avp::AvpType::Grouped)
+            && avp.children().is_err();
+        if failed.data.len() > 64 || broken_group {
             failed.data = Bytes::new();
         }
         DiameterError::Malformed {

@@ -660,6 +660,28 @@ impl Peer {
             .with(Avp::utf8(code::ORIGIN_REALM, &self.local.origin_realm))
     }
 
+    /// The CEA refusing `cer` with `e`: Result-Code (E bit for protocol
+    /// errors), this node's capabilities, Error-Message and, when the error
+    /// names one, Failed-AVP (§7.5).
+    fn refusing_cea(&self, cer: &Message, e: &DiameterError) -> Message {
+        let mut a = self.capabilities(
+            cer.answer()
+                .with(Avp::u32(code::RESULT_CODE, e.result_code().0)),
+        );
+        if e.result_code().is_protocol_error() {
+            a.flags.0 |= CommandFlags::ERROR;
+        }
+        a.push(Avp::utf8(code::ERROR_MESSAGE, &e.to_string()));
+        if let DiameterError::Malformed {
+            failed_avp: Some(f),
+            ..
+        } = e
+        {
+            a.push(Avp::grouped(code::FAILED_AVP, [(**f).clone()]));
+        }
+        a
+    }
+
     fn capabilities(&self, m: Message) -> Message {
         let mut m = self.origin(m);
         for ip in &self.local.host_ip_addresses {
@@ -794,6 +816,18 @@ impl Peer {
     /// request we can answer, else close.
     fn refuse_undecodable(&mut self, now: Instant, bytes: &Bytes, e: &DiameterError) {
         match Message::header(bytes) {
+            // A CER we cannot decode still gets a CEA saying why (§5.3),
+            // then the connection closes.
+            Some(r)
+                if matches!(self.state, State::WaitCer { .. })
+                    && r.is_request()
+                    && r.code == CommandCode::CAPABILITIES_EXCHANGE =>
+            {
+                let cea = self.refusing_cea(&r, e);
+                self.transmit.push_back(cea.encode());
+                self.stay_down = true;
+                self.close(now, format!("undecodable CER: {e}"));
+            }
             Some(r) if self.state == State::Open && r.is_request() => {
                 let a = r.error_answer(e, &self.local.origin_host, &self.local.origin_realm);
                 self.transmit.push_back(a.encode());
@@ -884,14 +918,7 @@ impl Peer {
                 self.opened(now, info);
             }
             Err(e) => {
-                let mut a = self.capabilities(
-                    m.answer()
-                        .with(Avp::u32(code::RESULT_CODE, e.result_code().0)),
-                );
-                if e.result_code().is_protocol_error() {
-                    a.flags.0 |= CommandFlags::ERROR;
-                }
-                a.push(Avp::utf8(code::ERROR_MESSAGE, &e.to_string()));
+                let a = self.refusing_cea(&m, &e);
                 self.transmit.push_back(a.encode());
                 self.stay_down = true;
                 self.close(now, format!("CER refused: {e}"));
@@ -990,11 +1017,14 @@ impl Peer {
                 }
             }
             (CommandCode::CAPABILITIES_EXCHANGE, true) => {
-                // A second CER on an open connection is a protocol error.
-                let e =
-                    DiameterError::new(ResultCode::UNABLE_TO_COMPLY, "CER on an open connection");
-                let a = m.error_answer(&e, &self.local.origin_host, &self.local.origin_realm);
-                self.transmit.push_back(a.encode());
+                // A CER on an open connection is answered with a CEA (the
+                // §5.6 state table: Process-CER, Snd-CEA); the peer's
+                // capabilities as first exchanged stay in force.
+                let cea = self.capabilities(
+                    m.answer()
+                        .with(Avp::u32(code::RESULT_CODE, ResultCode::SUCCESS.0)),
+                );
+                self.transmit.push_back(cea.encode());
             }
             (_, true) => {
                 if matches!(self.state, State::Closing { .. }) {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use clearwater_diameter::avp::{Avp, code};
 use clearwater_diameter::peer::{
     Event, FailReason, LocalIdentity, Peer, PeerConfig, Role, SendError, disconnect_cause,
@@ -555,4 +555,69 @@ fn requests_beyond_the_in_flight_limit_are_refused() {
     };
     assert_eq!(back.code, CommandCode::MULTIMEDIA_AUTH);
     assert_eq!(p.a.in_flight(), 3);
+}
+
+#[test]
+fn cer_refusals_and_repeats_are_answered_with_ceas() {
+    let now = Instant::now();
+    let responder = || {
+        let mut b = Peer::new(
+            LocalIdentity::cx("hss.example.net", "example.net"),
+            config(Role::Responder),
+            now,
+        );
+        b.connected(now);
+        b
+    };
+    let cer = || {
+        let mut a = Peer::new(
+            LocalIdentity::cx("scscf.example.com", "example.com"),
+            config(Role::Initiator),
+            now,
+        );
+        a.connected(now);
+        Message::decode(a.poll_transmit().unwrap()).unwrap()
+    };
+    // A CER whose Origin-Host is not a DiameterIdentity: the CEA names it
+    // in Failed-AVP (§7.5).
+    let mut bad = cer();
+    for a in &mut bad.avps {
+        if a.code == code::ORIGIN_HOST {
+            *a = Avp::utf8(code::ORIGIN_HOST, "bad host");
+        }
+    }
+    let mut b = responder();
+    b.receive(now, &bad.encode());
+    let cea = Message::decode(b.poll_transmit().unwrap()).unwrap();
+    assert_eq!(cea.code, CommandCode::CAPABILITIES_EXCHANGE);
+    assert_eq!(
+        cea.result_code().unwrap(),
+        Some(ResultCode::INVALID_AVP_VALUE)
+    );
+    let failed = cea.avp(code::FAILED_AVP).expect("Failed-AVP");
+    assert_eq!(failed.children().unwrap()[0].code, code::ORIGIN_HOST);
+    assert!(b.is_finished());
+    // A CER that cannot be decoded (an AVP running past the end) still
+    // gets a CEA with the decoding error, then the connection closes.
+    let mut raw = BytesMut::from(&cer().encode()[..]);
+    let n = raw.len();
+    raw[n - 5] = 0xff; // the last AVP's length, low byte: past the end
+    let mut b = responder();
+    b.receive(now, &raw);
+    let cea = Message::decode(b.poll_transmit().expect("a CEA")).unwrap();
+    assert_eq!(cea.code, CommandCode::CAPABILITIES_EXCHANGE);
+    assert!(!cea.is_request());
+    assert_ne!(cea.result_code().unwrap(), Some(ResultCode::SUCCESS));
+    assert!(b.is_finished());
+    // A second CER on an open connection: a CEA (success), still open.
+    let mut b = responder();
+    b.receive(now, &cer().encode());
+    let first = Message::decode(b.poll_transmit().unwrap()).unwrap();
+    assert_eq!(first.result_code().unwrap(), Some(ResultCode::SUCCESS));
+    assert!(b.is_open());
+    b.receive(now, &cer().encode());
+    let again = Message::decode(b.poll_transmit().unwrap()).unwrap();
+    assert_eq!(again.code, CommandCode::CAPABILITIES_EXCHANGE);
+    assert_eq!(again.result_code().unwrap(), Some(ResultCode::SUCCESS));
+    assert!(b.is_open());
 }
