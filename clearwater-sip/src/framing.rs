@@ -118,6 +118,11 @@ impl Framer {
     }
 
     fn frame_at(&self, buf: &[u8], st: &mut FrameScan) -> Result<Frame, Error> {
+        // A scan from a longer buffer (the caller did not keep to the
+        // contract) starts again rather than slicing past the end.
+        if st.search > buf.len() || st.pos > buf.len() {
+            *st = FrameScan::default();
+        }
         if st.pos == 0 {
             match buf {
                 [] | [b'\r'] | [b'\r', b'\n', b'\r'] => return Ok(Frame::Partial),
@@ -227,7 +232,7 @@ impl Framer {
     /// A header field not complete yet: over the field length limit already
     /// is an error now, not when its end arrives.
     fn field_partial(&self, have: usize, start: usize) -> Result<Frame, Error> {
-        if have - start > self.limits.max_line_length + 2 {
+        if have - start > self.limits.max_line_length.saturating_add(2) {
             return Err(Error::Limit("header field length"));
         }
         self.partial_or_limit(have)
@@ -333,6 +338,23 @@ mod tests {
             let r = resumed(&f, dup, step);
             assert!(matches!(r.last(), Some(Err(Error::Duplicate(_)))), "{r:?}");
         }
+    }
+
+    #[test]
+    fn a_scan_given_a_shorter_buffer_starts_again() {
+        // Misuse (a scan kept across a buffer that shrank) must not panic.
+        let f = Framer::default();
+        let mut scan = FrameScan::default();
+        let long = b"OPTIONS sip:a@b SIP/2.0\r\nX: 0123456789\r\nY: 1";
+        assert_eq!(f.frame_resume(long, &mut scan).unwrap(), Frame::Partial);
+        assert_eq!(
+            f.frame_resume(&long[..10], &mut scan).unwrap(),
+            Frame::Partial
+        );
+        assert_eq!(
+            f.frame_resume(MSG, &mut scan).unwrap(),
+            Frame::Complete(MSG.len())
+        );
     }
 
     #[test]

@@ -33,9 +33,13 @@
 //!   487 comes back from downstream as usual;
 //! * Timer C (§16.8): when it fires a branch with a provisional response is
 //!   cancelled, one without is treated as a 408;
-//! * ACKs for 2xx and responses without a transaction go out statelessly
-//!   (§16.11): ACKs through [`ProxyOutput::Stateless`] (the application picks
-//!   the next hop); responses that match no transaction are dropped (RFC 6026).
+//! * ACKs for 2xx go out statelessly (§16.11) through
+//!   [`ProxyOutput::Stateless`] (the application picks the next hop);
+//!   responses that match no transaction are dropped (RFC 6026 §7.3), and a
+//!   2xx to INVITE after a non-2xx final is forwarded statelessly upstream;
+//! * a CANCEL matching no context: 200 if it matched an INVITE transaction
+//!   already answered, else 481;
+//! * overload: see the transaction layer's `max_server_transactions`.
 //!
 //! Loop detection hashes the Request-URI, From and To tags, Call-ID, CSeq
 //! number, Route, Proxy-Require and Proxy-Authorization of the request as
@@ -560,13 +564,15 @@ impl Proxy {
         // forwards nothing statelessly but ACKs, and a CANCEL routed as a new
         // request would get a branch downstream can never match, §9.1).
         if request.method() == &Method::CANCEL {
-            self.reply_simple(
-                tx,
-                &request,
-                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
-                None,
-                now,
-            );
+            // It matched an INVITE transaction that has no context (answered
+            // at once: 483, 482, 420...): nothing to cancel, but the CANCEL
+            // itself succeeds (§9.2). Else there is no such transaction.
+            let status = if cancels.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
+            };
+            self.reply_simple(tx, &request, status, None, now);
             return;
         }
         // §16.3 validation.
@@ -977,7 +983,8 @@ impl Proxy {
                 // transaction takes no 2xx; the 2xx must still go upstream
                 // (§16.7 step 10), so it goes statelessly where the
                 // transaction's responses went.
-                if first {
+                if first || !c.invite {
+                    // (After a final response only a 2xx to INVITE goes on.)
                     let _ = self.txl.send_response(server, r, now);
                 } else {
                     let upstream = crate::transaction::reply_destination(&c.request, &c.from);

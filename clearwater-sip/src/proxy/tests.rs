@@ -906,3 +906,62 @@ fn a_cancel_for_no_context_is_answered_481_not_routed() {
     assert!(sim.events(UAC).contains(&"response 481".to_owned()));
     assert!(uas_saw(&sim, UAS1).is_empty(), "the CANCEL was routed");
 }
+
+#[test]
+fn a_second_2xx_to_a_forked_message_is_not_forwarded() {
+    // §16.7 step 10 carries late 2xx for INVITE only: two 200s to a MESSAGE
+    // forked in parallel give the UAC one.
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1, UAS2]]),
+        uas_any(&[200], ms(100)),
+        Some(uas_at(UAS2, &[200], ms(300))),
+    );
+    send(&mut sim, "MESSAGE", "z9hG4bKm2");
+    sim.run(Duration::from_secs(60));
+    let oks = sim.sent[PROXY]
+        .iter()
+        .filter(|(_, l)| l.starts_with("SIP/2.0 200"))
+        .count();
+    assert_eq!(oks, 1, "{:?}", sim.sent[PROXY]);
+}
+
+#[test]
+fn a_cancel_for_an_invite_answered_at_once_gets_200() {
+    // Max-Forwards 0: 483 at once, without a context. A CANCEL for that
+    // INVITE matches its transaction: 200, nothing else to do (§9.2).
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_any(&[200], ms(0)),
+        None,
+    );
+    let now = sim.now;
+    let mut inv = request("INVITE", "z9hG4bKmf0");
+    inv.set_header(&HeaderName::MAX_FORWARDS, "0").unwrap();
+    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
+        unreachable!()
+    };
+    // The UAC's own cancel() would wait for a provisional that never comes;
+    // send the CANCEL as its own transaction, right behind the INVITE.
+    let cancel = crate::transaction::build_cancel(&inv).unwrap();
+    uac.layer.send_request(inv, to(PROXY), now).unwrap();
+    uac.layer.send_request(cancel, to(PROXY), now).unwrap();
+    sim.run(Duration::from_secs(60));
+    let sent: Vec<&str> = sim.sent[PROXY].iter().map(|(_, l)| l.as_str()).collect();
+    assert!(
+        sent.iter().any(|l| l.starts_with("SIP/2.0 483")),
+        "{sent:?}"
+    );
+    assert!(
+        !sent.iter().any(|l| l.starts_with("SIP/2.0 481")),
+        "{sent:?}"
+    );
+    assert!(
+        sent.iter().any(|l| l.starts_with("SIP/2.0 200")),
+        "{sent:?}"
+    );
+    assert!(uas_saw(&sim, UAS1).is_empty());
+}

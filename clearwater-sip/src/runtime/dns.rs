@@ -173,6 +173,8 @@ pub struct Blacklist {
     duration: Duration,
     /// Size at which expired entries are next pruned.
     prune_at: usize,
+    /// When they last were.
+    last_prune: Option<Instant>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +192,7 @@ impl Blacklist {
             entries: HashMap::new(),
             duration,
             prune_at: Self::PRUNE_AT,
+            last_prune: None,
         }
     }
 
@@ -199,14 +202,22 @@ impl Blacklist {
     /// messages themselves, so the list must not grow without bound.
     pub fn failed(&mut self, r: Remote, now: Instant) {
         if !self.entries.contains_key(&r) {
-            if self.entries.len() >= self.prune_at {
+            // Prune when the list has doubled since the last time (amortised
+            // O(1)); when it is full, at most every quarter of `duration`.
+            let full = self.entries.len() >= Self::MAX_ENTRIES;
+            let due = if full {
+                self.last_prune.is_none_or(|t| now >= t + self.duration / 4)
+            } else {
+                self.entries.len() >= self.prune_at
+            };
+            if due {
                 let d = self.duration;
                 self.entries.retain(|_, e| match *e {
                     Entry::Until(t) => now < t,
                     Entry::Probing(since) => now < since + d,
                 });
-                // The next pruning when the list has doubled: amortised O(1).
-                self.prune_at = (2 * self.entries.len()).max(Self::PRUNE_AT);
+                self.prune_at = (2 * self.entries.len()).clamp(Self::PRUNE_AT, Self::MAX_ENTRIES);
+                self.last_prune = Some(now);
             }
             if self.entries.len() >= Self::MAX_ENTRIES {
                 return;

@@ -481,11 +481,15 @@ impl<R: Router> ProxyServer<R> {
                         tasks.spawn(async move {
                             // A panicking router fails its request (500),
                             // not the server.
-                            let d = AssertUnwindSafe(router.route(RouteRequest {
-                                request,
-                                own_routes,
-                                from,
-                            }))
+                            let d = AssertUnwindSafe(async move {
+                                router
+                                    .route(RouteRequest {
+                                        request,
+                                        own_routes,
+                                        from,
+                                    })
+                                    .await
+                            })
                             .catch_unwind()
                             .await
                             .unwrap_or_else(|_| {
@@ -499,7 +503,7 @@ impl<R: Router> ProxyServer<R> {
                         let router = router.clone();
                         let acks = ack_tx.clone();
                         tasks.spawn(async move {
-                            let hop = AssertUnwindSafe(router.route_ack(&request))
+                            let hop = AssertUnwindSafe(async { router.route_ack(&request).await })
                                 .catch_unwind()
                                 .await
                                 .unwrap_or_else(|_| {

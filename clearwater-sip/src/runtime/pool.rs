@@ -67,12 +67,12 @@ impl Connections {
         }
     }
 
-    /// Inbound connections open (or being handshaken).
     /// Whether flow `f` is open.
     pub(crate) fn has_flow(&self, f: FlowId) -> bool {
         self.conns.contains_key(&f)
     }
 
+    /// Inbound connections open (or being handshaken).
     pub(crate) fn inbound_count(&self) -> usize {
         self.inbound.len()
     }

@@ -81,10 +81,13 @@ pub struct Config {
     pub auto_trying: bool,
     /// See `auto_trying` (default 200 ms, §17.2.1).
     pub trying_delay: Duration,
-    /// Most server transactions held at once (default 200 000). A new
+    /// Most server transactions held at once (default 500 000). A new
     /// request beyond it gets `503 Service Unavailable` with `Retry-After`
-    /// sent statelessly (§21.5.4), and no transaction, so a flood cannot
-    /// grow memory without bound.
+    /// and a To tag, sent statelessly (§21.5.4), and no transaction, so a
+    /// flood cannot grow memory without bound; that 503's ACK is absorbed,
+    /// and a CANCEL for an INVITE in progress is still taken. A completed
+    /// non-INVITE transaction over UDP is held for Timer J (64 × T1 = 32 s),
+    /// so the default sustains about 15 000 such requests a second.
     pub max_server_transactions: usize,
 }
 
@@ -96,7 +99,7 @@ impl Default for Config {
             t4: Duration::from_secs(5),
             auto_trying: true,
             trying_delay: Duration::from_millis(200),
-            max_server_transactions: 200_000,
+            max_server_transactions: 500_000,
         }
     }
 }
@@ -207,8 +210,8 @@ pub enum Output {
         /// The response.
         response: Response,
     },
-    /// A response that matches no client transaction (a proxy forwards these
-    /// statelessly, RFC 3261 §16.7).
+    /// A response that matches no client transaction (RFC 6026 §7.3: a
+    /// proxy drops these; RFC 3261 §16.7 had it forward them statelessly).
     StrayResponse {
         /// The response.
         response: Response,
@@ -617,6 +620,9 @@ fn build_ack(invite: &Request, resp: &Response) -> Result<Request, Error> {
 pub fn build_cancel(invite: &Request) -> Result<Request, Error> {
     request_like_invite(invite, Method::CANCEL, to_value(invite.headers())?)
 }
+
+/// The To tag of the `503` sent statelessly under overload.
+const OVERLOAD_TAG: &str = "cwoverload";
 
 /// Where responses of a server transaction go.
 pub(crate) fn reply_destination(req: &Request, from: &Remote) -> Remote {

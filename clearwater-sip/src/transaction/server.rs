@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    Output, RawTx, ServerKey, ServerState, ServerTx, ServerTxId, Termination, TimerKind,
-    TransactionLayer, TxId, reply_destination, to_tag, trying,
+    OVERLOAD_TAG, Output, RawTx, ServerKey, ServerState, ServerTx, ServerTxId, Termination,
+    TimerKind, TransactionLayer, TxId, reply_destination, to_tag, trying,
 };
 use crate::error::Error;
 use crate::message::{Message, Request, Response};
@@ -39,6 +39,11 @@ impl TransactionLayer {
             return;
         }
         if is_ack {
+            // The ACK of an overload 503 (sent without a transaction) ends
+            // here rather than being routed on.
+            if req.to().is_ok_and(|t| t.tag() == Some(OVERLOAD_TAG)) {
+                return;
+            }
             self.out.push_back(Output::Ack { request: req, from });
             return;
         }
@@ -52,10 +57,13 @@ impl TransactionLayer {
         };
         let invite = req.method() == &Method::INVITE;
         let reply_to = reply_destination(&req, &from);
-        if self.servers.len() >= self.config.max_server_transactions {
-            // Overloaded: answer without a transaction (a retransmission
-            // gets the same answer).
-            if let Ok(mut resp) = req.make_response(StatusCode::SERVICE_UNAVAILABLE, None, None) {
+        // Overloaded: answer without a transaction (a retransmission gets
+        // the same answer). A CANCEL for an INVITE in progress still gets its
+        // transaction, so the call it cancels does not ring on.
+        if self.servers.len() >= self.config.max_server_transactions && cancels.is_none() {
+            if let Ok(mut resp) =
+                req.make_response(StatusCode::SERVICE_UNAVAILABLE, None, Some(OVERLOAD_TAG))
+            {
                 let _ = resp.set_header(&HeaderName::RETRY_AFTER, "5");
                 self.transmit(reply_to, resp.to_bytes(), None);
             }

@@ -925,12 +925,55 @@ fn beyond_the_transaction_limit_requests_get_a_stateless_503() {
                 .get(&crate::name::HeaderName::RETRY_AFTER)
                 .is_some()
         );
+        // A To tag (§8.2.6.2), which its ACK will carry.
+        assert_eq!(r.to().unwrap().tag(), Some(OVERLOAD_TAG));
     }
-    // ACKs still pass (they never make a transaction).
+    // The ACK of that 503 ends here; other ACKs still pass up (they never
+    // make a transaction).
+    let mut ack = request("ACK", "z9hG4bKcap3", "192.0.2.1");
+    ack.set_header(
+        &crate::name::HeaderName::TO,
+        &format!("<sip:bob@example.com>;tag={OVERLOAD_TAG}"),
+    )
+    .unwrap();
+    layer.handle_message(Message::Request(ack), from, now);
+    assert!(layer.poll_output().is_none());
     layer.handle_message(
         Message::Request(request("ACK", "z9hG4bKcap4", "192.0.2.1")),
         from,
         now,
     );
     assert!(matches!(layer.poll_output(), Some(Output::Ack { .. })));
+}
+
+#[test]
+fn under_overload_a_cancel_for_an_invite_in_progress_still_works() {
+    let config = Config {
+        max_server_transactions: 1,
+        ..Config::default()
+    };
+    let mut layer = TransactionLayer::new(config);
+    let now = Instant::now();
+    let from = Remote::new(Transport::Udp, addr(UAC));
+    let inv = request("INVITE", "z9hG4bKovl", "192.0.2.1");
+    layer.handle_message(Message::Request(inv), from, now);
+    assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
+    // Full: a CANCEL for that INVITE still reaches the TU, matched.
+    let mut cancel = request("CANCEL", "z9hG4bKovl", "192.0.2.1");
+    cancel
+        .set_header(&crate::name::HeaderName::CSEQ, "1 CANCEL")
+        .unwrap();
+    layer.handle_message(Message::Request(cancel), from, now);
+    let outs: Vec<Output> = std::iter::from_fn(|| layer.poll_output()).collect();
+    assert!(
+        outs.iter().any(|o| matches!(
+            o,
+            Output::Request {
+                cancels: Some(_),
+                ..
+            }
+        )),
+        "{:?}",
+        outs.iter().map(describe).collect::<Vec<_>>()
+    );
 }

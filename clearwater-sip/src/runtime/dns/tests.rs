@@ -354,4 +354,10 @@ fn the_blacklist_forgets_expired_entries_and_is_bounded() {
     }
     assert_eq!(b.len(), Blacklist::MAX_ENTRIES);
     assert!(b.usable(&target(Blacklist::MAX_ENTRIES as u32 + 5), now));
+    // Once those have expired, a new failure prunes them and is recorded:
+    // a full list does not stay full.
+    let much_later = now + Duration::from_secs(31);
+    b.failed(target(1_000_000), much_later);
+    assert_eq!(b.len(), 1);
+    assert!(!b.usable(&target(1_000_000), much_later));
 }
