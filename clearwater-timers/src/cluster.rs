@@ -382,6 +382,13 @@ impl ClusterCore {
         now: u64,
     ) -> Result<Placement, TimerError> {
         let local = replicas.contains(&self.config.me);
+        // The replicas hold a copy to the rule they check peers' copies by.
+        if !deleted && spec.pops() > 1 && spec.interval < crate::MIN_REPEAT_INTERVAL {
+            return Err(TimerError::Invalid(format!(
+                "a repeating timer's interval must be at least {} ms",
+                crate::MIN_REPEAT_INTERVAL.as_millis()
+            )));
+        }
         let state = TimerState {
             id: id.clone(),
             version: self.version(now),

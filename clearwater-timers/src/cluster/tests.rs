@@ -254,7 +254,12 @@ fn forged_copies_cannot_flood_or_overflow() {
     let mut late = state.clone();
     late.start_ms = late.version.ms + 1;
     assert!(c.receive(PeerMessage::Replicate(late), T0).is_err());
-    // A repeating interval under the minimum is refused.
+    // A repeating interval under the minimum is refused, from a client of
+    // this member as from a peer.
+    assert!(matches!(
+        c.client_set(spec(50, 3).with_replication(1), T0),
+        Err(TimerError::Invalid(_))
+    ));
     let mut fast = state.clone();
     fast.interval_ms = 1;
     assert!(c.receive(PeerMessage::Replicate(fast), T0).is_err());
