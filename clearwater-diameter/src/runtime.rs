@@ -133,8 +133,9 @@ pub struct NodeConfig {
     /// Requests from one peer being handled at once (default 1024); more
     /// are answered 3004 DIAMETER_TOO_BUSY without calling the handler.
     pub max_inbound_in_flight: usize,
-    /// Messages queued for one connection's socket (default 4096). A peer
-    /// that stops reading until its queue is full is disconnected.
+    /// Messages queued for one connection's socket (default 16 384, above
+    /// the 10 000 requests a peer may have in flight). A peer that stops
+    /// reading until its queue is full is disconnected.
     pub max_write_queue: usize,
     /// Longest one socket write may take (default 10 s) before the
     /// connection is dropped as dead.
@@ -158,7 +159,7 @@ impl NodeConfig {
             connect_timeout: Duration::from_secs(3),
             max_message: 1 << 20,
             max_inbound_in_flight: 1024,
-            max_write_queue: 4096,
+            max_write_queue: 16_384,
             write_timeout: Duration::from_secs(10),
             allowed_peers: None,
         }
@@ -534,7 +535,12 @@ async fn drive(
         Transport::Accepted(s) => (None, Some(s)),
     };
     let (connect_timeout, in_flight, queue, write_timeout) = node.upgrade().map_or(
-        (Duration::from_secs(3), 1024, 4096, Duration::from_secs(10)),
+        (
+            Duration::from_secs(3),
+            1024,
+            16_384,
+            Duration::from_secs(10),
+        ),
         |n| {
             (
                 n.config.connect_timeout,

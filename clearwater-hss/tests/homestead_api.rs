@@ -1148,6 +1148,10 @@ async fn a_body_trickled_too_slowly_fails_and_frees_the_connection() {
         assert!(read.is_ok(), "no answer: the slow body held the connection");
         let head = String::from_utf8_lossy(&got);
         assert!(head.starts_with("HTTP/1.1 4"), "{head}");
+        // And the connection is let go (its body can never be completed).
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "the connection stayed open");
     })
     .await;
 }
