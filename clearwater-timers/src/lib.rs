@@ -54,7 +54,7 @@ pub use client::{ChronosClient, HttpPopSink};
 #[cfg(feature = "runtime")]
 pub use local::LocalTimers;
 #[cfg(feature = "runtime")]
-pub use node::{ChronosNode, NodeConfig, NodeStatus};
+pub use node::{ChronosNode, NodeConfig, NodeStatus, PEER_KEY_HEADER};
 
 /// Longest interval or repeat period accepted (one year).
 pub const MAX_PERIOD: Duration = Duration::from_secs(366 * 24 * 3600);

@@ -48,7 +48,15 @@ pub struct NodeConfig {
     /// (default 10 s); a body still incomplete then fails the request, so a
     /// client trickling its body cannot hold a connection.
     pub body_timeout: Duration,
+    /// A secret every member shares (default none). When set, this node
+    /// sends it in [`PEER_KEY_HEADER`] with its replication messages and
+    /// refuses `/internal/peer` messages without it (`403`), so a client of
+    /// the timer API cannot pose as a member.
+    pub peer_key: Option<String>,
 }
+
+/// The header carrying [`NodeConfig::peer_key`].
+pub const PEER_KEY_HEADER: &str = "x-chronos-peer-key";
 
 impl NodeConfig {
     /// A member reached at `me` of the cluster `members`, with defaults.
@@ -62,6 +70,7 @@ impl NodeConfig {
             max_connections: 10_000,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
+            peer_key: None,
         }
     }
 
@@ -133,8 +142,9 @@ impl hyper::body::Body for DeadlineBody {
 /// acknowledged timer survives the loss of either. When no replica can be
 /// reached the answer is `503`.
 ///
-/// `/internal/peer` is for the members only: deploy the service on a
-/// network the clients and members share, as Chronos is.
+/// `/internal/peer` is for the members only: give them a shared
+/// [`NodeConfig::peer_key`] (others then get `403`), or deploy the service
+/// on a network where every client is trusted, as Chronos is.
 ///
 /// ## Running
 ///
@@ -155,6 +165,13 @@ struct Node {
     wake: Notify,
     peers: Http,
     sink: Arc<dyn PopSink>,
+    /// The members' shared key, and its digest for comparisons.
+    peer_key: Option<(String, [u8; 32])>,
+}
+
+fn key_digest(key: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(key).into()
 }
 
 fn lock(core: &Mutex<ClusterCore>) -> MutexGuard<'_, ClusterCore> {
@@ -251,6 +268,10 @@ impl ChronosNode {
             wake: Notify::new(),
             peers: Http::new(config.peer_timeout),
             sink,
+            peer_key: config
+                .peer_key
+                .as_ref()
+                .map(|k| (k.clone(), key_digest(k.as_bytes()))),
         });
         let app = Router::new()
             .route("/timers", post(create))
@@ -363,7 +384,10 @@ async fn carry_out(node: Arc<Node>, out: Output) {
 
 async fn send_peer(node: &Node, to: &str, message: &PeerMessage) -> Result<(), String> {
     let body = serde_json::to_vec(message).map_err(|e| e.to_string())?;
-    let headers = [("content-type", "application/json".to_owned())];
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some((key, _)) = &node.peer_key {
+        headers.push((PEER_KEY_HEADER, key.clone()));
+    }
     let (status, _, body) = node
         .peers
         .send(
@@ -475,7 +499,22 @@ async fn delete(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Respon
     place(&node, placement).await
 }
 
-async fn peer(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+async fn peer(
+    State(node): State<Arc<Node>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some((_, want)) = &node.peer_key {
+        let offered = headers
+            .get(PEER_KEY_HEADER)
+            .map_or([0; 32], |v| key_digest(v.as_bytes()));
+        // Digests compared in constant time: nothing about the key leaks.
+        if offered.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) != 0
+            || headers.get(PEER_KEY_HEADER).is_none()
+        {
+            return error(StatusCode::FORBIDDEN, "not a member of this cluster");
+        }
+    }
     let message: PeerMessage = match serde_json::from_slice(&body) {
         Ok(m) => m,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a peer message: {e}")),

@@ -426,3 +426,55 @@ async fn a_body_trickled_too_slowly_fails_and_frees_the_connection() {
     assert!(head.starts_with("HTTP/1.1 4"), "{head}");
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_peer_key_only_members_replicate() {
+    // Two members sharing a key: a timer set at one is held by both. A
+    // client without the key cannot pose as a member.
+    let la = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lb = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (a, b) = (la.local_addr().unwrap(), lb.local_addr().unwrap());
+    let members = [a.to_string(), b.to_string()];
+    let config = |me: SocketAddr| {
+        let mut c = NodeConfig::new(me.to_string(), members.clone());
+        c.peer_key = Some("s3cret".to_owned());
+        c
+    };
+    let na = ChronosNode::new(la, config(a));
+    let nb = ChronosNode::new(lb, config(b));
+    let (sa, sb) = (na.status(), nb.status());
+    let ta = tokio::spawn(na.run());
+    let tb = tokio::spawn(nb.run());
+    let body = r#"{"timing":{"interval":300},"callback":{"http":{"uri":"http://127.0.0.1:9/x"}},"reliability":{"replication-factor":2}}"#;
+    let req = format!(
+        "POST /timers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpStream::connect(a).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+    assert_eq!((sa.timers(), sb.timers()), (1, 1));
+    // A message to /internal/peer without the key (or with another) is 403.
+    for key in [None, Some("guess")] {
+        let msg = r#"{"type":"popped","id":"00000000000000000000000000000000","version":{"ms":1,"node":1},"sequence":1}"#;
+        let extra = key.map_or(String::new(), |k| {
+            format!("{}: {k}\r\n", clearwater_timers::PEER_KEY_HEADER)
+        });
+        let req = format!(
+            "POST /internal/peer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{msg}",
+            msg.len()
+        );
+        let mut s = TcpStream::connect(b).await.unwrap();
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).await.unwrap();
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+    }
+    ta.abort();
+    tb.abort();
+}
