@@ -263,6 +263,8 @@ struct Ctx {
     final_sent: bool,
     cancelled: bool,
     server_done: bool,
+    /// A group's branches are being started (outcomes wait until all are).
+    starting: bool,
 }
 
 /// The proxy core. See the [module docs](self).
@@ -606,6 +608,7 @@ impl Proxy {
                 final_sent: false,
                 cancelled: false,
                 server_done: false,
+                starting: false,
             },
         );
         self.by_server.insert(tx, id);
@@ -787,9 +790,17 @@ impl Proxy {
         let Some(group) = c.groups.pop_front() else {
             return;
         };
+        // Every branch of the group starts before any outcome is judged: a
+        // target that fails at once must not end the context (or start the
+        // next group) while its siblings have not gone out yet.
+        c.starting = true;
         for target in group {
             self.start_branch(ctx, target, now);
         }
+        if let Some(c) = self.contexts.get_mut(&ctx) {
+            c.starting = false;
+        }
+        self.maybe_finish(ctx, now);
     }
 
     fn start_branch(&mut self, ctx: u64, target: Target, now: Instant) {
@@ -1068,7 +1079,7 @@ impl Proxy {
         let Some(c) = self.contexts.get(&ctx) else {
             return;
         };
-        if c.final_sent || c.branches.iter().any(|b| !b.done) {
+        if c.final_sent || c.starting || c.branches.iter().any(|b| !b.done) {
             return;
         }
         if !c.groups.is_empty() && !c.cancelled {

@@ -965,3 +965,25 @@ fn a_cancel_for_an_invite_answered_at_once_gets_200() {
     );
     assert!(uas_saw(&sim, UAS1).is_empty());
 }
+
+#[test]
+fn a_target_that_fails_at_once_does_not_end_its_group_early() {
+    // The first target of the group cannot be built (its Route is not a
+    // name-addr); the second must still go out and its 200 decide, not a
+    // 408 sent before the second branch even started.
+    let app: App = Box::new(|p, ctx, _req, _own, now| {
+        let mut broken = Target::new(to(UAS2));
+        broken.routes = vec!["not a name-addr".into()];
+        p.forward_groups(ctx, vec![vec![broken, Target::new(to(UAS1))]], now)
+            .unwrap();
+    });
+    let mut sim = topology(NetConfig::default(), 1, app, uas_any(&[200], ms(50)), None);
+    send(&mut sim, "MESSAGE", "z9hG4bKbroken");
+    sim.run(Duration::from_secs(60));
+    let finals: Vec<String> = sim
+        .events(UAC)
+        .into_iter()
+        .filter(|e| e.starts_with("response"))
+        .collect();
+    assert_eq!(finals, ["response 200"]);
+}
