@@ -473,3 +473,45 @@ async fn every_request_queued_for_a_failed_connection_is_answered() {
     drop(fillers);
     task.abort();
 }
+
+/// A router whose ACK routing never finishes, counting the ACKs it is asked.
+struct StuckAcks(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Router for StuckAcks {
+    async fn route(&self, _req: RouteRequest) -> Decision {
+        Decision::respond(StatusCode::OK)
+    }
+
+    async fn route_ack(&self, _request: &clearwater_sip::Request) -> Option<Remote> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_being_routed_are_bounded() {
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut config = ServerConfig::new(vec![any], vec![], vec![]);
+    config.max_acks_routing = 2;
+    let server = ProxyServer::bind(config, StuckAcks(asked.clone()))
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0].1;
+    let task = tokio::spawn(server.run());
+    let sock = UdpSocket::bind(any).await.unwrap();
+    let me = sock.local_addr().unwrap();
+    for i in 0..5 {
+        let ack = format!(
+            "ACK sip:bob@127.0.0.1:9 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {me};branch=z9hG4bKack{i}\r\n\
+             From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>;tag=2\r\n\
+             Call-ID: ack{i}@example.com\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        sock.send_to(ack.as_bytes(), addr).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+    task.abort();
+}

@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -204,6 +205,10 @@ pub struct ServerConfig {
     /// its own schedule and replaced on failure. Clearwater's Bono keeps 50
     /// to its Sprout cluster.
     pub connections_per_peer: usize,
+    /// Most ACKs for 2xx being routed at once (default 10 000): each asks
+    /// the router in a task of its own, and has no transaction to bound it;
+    /// beyond this an ACK is dropped (the 2xx retransmission brings another).
+    pub max_acks_routing: usize,
     /// Kernel send and receive buffer asked for each UDP socket (default
     /// 4 MiB; the kernel caps it at `net.core.rmem_max`/`wmem_max`). Large
     /// buffers absorb bursts that would otherwise be dropped and retransmitted.
@@ -225,6 +230,7 @@ impl ServerConfig {
             recycle_after: Duration::from_secs(600),
             max_connections: 10_000,
             connections_per_peer: 1,
+            max_acks_routing: 10_000,
             udp_buffer_size: Some(4 << 20),
         }
     }
@@ -328,6 +334,7 @@ impl<R: Router> ProxyServer<R> {
         let (events_tx, mut events) = mpsc::channel::<Event>(4096);
         let (decide_tx, mut decisions) = mpsc::unbounded_channel::<(ContextId, Decision)>();
         let (ack_tx, mut acks) = mpsc::unbounded_channel::<(Request, Option<Remote>)>();
+        let acks_routing = Arc::new(AtomicUsize::new(0));
         let mut tasks = JoinSet::new();
         for (flow, s) in &udp {
             tasks.spawn(net::udp_reader(s.clone(), *flow, events_tx.clone()));
@@ -500,9 +507,22 @@ impl<R: Router> ProxyServer<R> {
                         });
                     }
                     ProxyOutput::Stateless { request, .. } => {
+                        // ACKs for 2xx have no transaction to bound them:
+                        // beyond `max_acks_routing` being routed, drop (the
+                        // UAS retransmits its 2xx, and the UAC its ACK).
+                        if acks_routing.load(Ordering::Relaxed) >= config.max_acks_routing {
+                            tracing::warn!(
+                                "ACK dropped: {} already being routed",
+                                config.max_acks_routing
+                            );
+                            continue;
+                        }
+                        acks_routing.fetch_add(1, Ordering::Relaxed);
+                        let in_flight = acks_routing.clone();
                         let router = router.clone();
                         let acks = ack_tx.clone();
                         tasks.spawn(async move {
+                            let _done = DecrementOnDrop(in_flight);
                             let hop = AssertUnwindSafe(async { router.route_ack(&request).await })
                                 .catch_unwind()
                                 .await
@@ -605,6 +625,15 @@ fn response_fallback(conns: &Connections, to: Remote, data: &Bytes) -> Remote {
     };
     let port = via.port().unwrap_or_else(|| to.transport.default_port());
     Remote::new(to.transport, SocketAddr::new(ip, port))
+}
+
+/// Counts a task out when it ends, however it ends.
+struct DecrementOnDrop(Arc<AtomicUsize>);
+
+impl Drop for DecrementOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Sends `data` to `to`, opening a TCP connection when the pool to that
