@@ -16,7 +16,7 @@
 //! Transports:
 //! * UDP: one socket per configured address; RFC 3581 `rport`/`received`
 //!   stamped on requests; responses routed per RFC 3261 §18.2.2.
-//! * TCP: the [`Framer`](crate::Framer) splits the stream; CRLF CRLF pings
+//! * TCP: the [`Framer`] splits the stream; CRLF CRLF pings
 //!   are answered with CRLF (RFC 5626 §3.5.1); requests to a next hop share
 //!   a pool of `connections_per_peer` outbound connections (round-robin),
 //!   each retired after `recycle_after` ±20% and replaced on failure;

@@ -15,9 +15,9 @@
 //!                          poll_timeout() ─► next deadline to call handle_timeout at
 //! ```
 //!
-//! **Drain rule:** after every `handle_*`/`send_*` call, call [`poll_output`]
+//! **Drain rule:** after every `handle_*`/`send_*` call, call [`poll_output`](TransactionLayer::poll_output)
 //! until it returns `None`, then re-arm the driver's timer from
-//! [`poll_timeout`].
+//! [`poll_timeout`](TransactionLayer::poll_timeout).
 //!
 //! What it implements:
 //! * the four state machines of §17.1.1, §17.1.2, §17.2.1 and §17.2.2 with
