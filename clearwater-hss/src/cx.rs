@@ -22,11 +22,11 @@
 //! answer that cannot be read (or User-Data that does not parse) to
 //! `Upstream`.
 //!
-//! Pushes are taken only from the HSS: a peer that is the configured HSS
-//! host (else any peer of the HSS realm), or a peer of the HSS realm
-//! relaying a message whose Origin names the HSS; others get 5012. On a
-//! network where other hosts can connect, list the peers the node accepts
-//! (`NodeConfig::allowed_peers`).
+//! Pushes are taken only from the peer that is the HSS: the configured HSS
+//! host, else any peer of the HSS realm (so behind a relay in that realm,
+//! leave `destination_host` unset); others get 5012. On a network where
+//! other hosts can connect, list the peers the node accepts
+//! (`NodeConfig::allowed_peers`): a peer's realm is what it announces.
 //!
 //! The SAA does not carry the registration state: [`RegData::state`] is
 //! the one the assignment type implies (`NoAssignment` reads report
@@ -102,20 +102,14 @@ impl CxHss {
         node.set_handler(move |m: Message, from: PeerInfo| {
             let l = l.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let origin = origin.clone();
-            // Pushes (PPR, RTR) are taken only from the HSS this backend
-            // talks to (its host when one is configured, else its realm):
-            // from that peer, or through a peer of the HSS realm (a relay)
-            // when the message's origin is the HSS.
-            let names_hss = |host: &str, realm: &str| match &hss_host {
-                Some(h) => host.eq_ignore_ascii_case(h),
-                None => realm.eq_ignore_ascii_case(&hss_realm),
+            // Pushes (PPR, RTR) are taken only from the peer that is the HSS
+            // this backend talks to: its host when one is configured, else
+            // any peer of its realm (a relay in that realm included). What
+            // the message itself says of its origin is not trusted.
+            let trusted = match &hss_host {
+                Some(h) => from.host.eq_ignore_ascii_case(h),
+                None => from.realm.eq_ignore_ascii_case(&hss_realm),
             };
-            let relayed = from.realm.eq_ignore_ascii_case(&hss_realm)
-                && names_hss(
-                    m.origin_host().unwrap_or(""),
-                    m.origin_realm().unwrap_or(""),
-                );
-            let trusted = names_hss(&from.host, &from.realm) || relayed;
             async move {
                 if !trusted {
                     return m.error_answer(

@@ -51,7 +51,9 @@ pub struct NodeConfig {
     /// A secret every member shares (default none). When set, this node
     /// sends it in [`PEER_KEY_HEADER`] with its replication messages and
     /// refuses `/internal/peer` messages without it (`403`), so a client of
-    /// the timer API cannot pose as a member.
+    /// the timer API cannot pose as a member. It must be visible ASCII
+    /// (no space), at least 8 characters: [`ChronosNode::run`] refuses
+    /// another. It travels in clear, like the rest of the HTTP traffic.
     pub peer_key: Option<String>,
 }
 
@@ -257,6 +259,14 @@ impl ChronosNode {
     /// Serves and drives the node until the future is dropped (see the type
     /// docs). Returns only on a listener error.
     pub async fn run(self) -> io::Result<()> {
+        if let Some(k) = &self.config.peer_key
+            && (k.len() < 8 || !k.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "peer_key must be at least 8 visible ASCII characters",
+            ));
+        }
         let ChronosNode {
             listener,
             core,

@@ -437,7 +437,7 @@ async fn with_a_peer_key_only_members_replicate() {
     let members = [a.to_string(), b.to_string()];
     let config = |me: SocketAddr| {
         let mut c = NodeConfig::new(me.to_string(), members.clone());
-        c.peer_key = Some("s3cret".to_owned());
+        c.peer_key = Some("s3cret-key".to_owned());
         c
     };
     let na = ChronosNode::new(la, config(a));
@@ -477,4 +477,14 @@ async fn with_a_peer_key_only_members_replicate() {
     }
     ta.abort();
     tb.abort();
+    // A key that could not work (empty: an empty header would match; with a
+    // space: trimmed in transit) is refused when the node starts.
+    for bad in ["", "short", "has space"] {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let me = l.local_addr().unwrap().to_string();
+        let mut c = NodeConfig::new(me.clone(), [me]);
+        c.peer_key = Some(bad.to_owned());
+        let r = tokio::time::timeout(Duration::from_secs(2), ChronosNode::new(l, c).run()).await;
+        assert!(matches!(r, Ok(Err(_))), "{bad:?}");
+    }
 }

@@ -784,23 +784,34 @@ impl Proxy {
     }
 
     fn next_group(&mut self, ctx: u64, now: Instant) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            return;
-        };
-        let Some(group) = c.groups.pop_front() else {
-            return;
-        };
-        // Every branch of the group starts before any outcome is judged: a
-        // target that fails at once must not end the context (or start the
-        // next group) while its siblings have not gone out yet.
-        c.starting = true;
-        for target in group {
-            self.start_branch(ctx, target, now);
-        }
-        if let Some(c) = self.contexts.get_mut(&ctx) {
+        // A loop, not recursion through `maybe_finish`: groups whose every
+        // target fails at once are passed over one after the other.
+        loop {
+            let Some(c) = self.contexts.get_mut(&ctx) else {
+                return;
+            };
+            let Some(group) = c.groups.pop_front() else {
+                return;
+            };
+            // Every branch of the group starts before any outcome is judged:
+            // a target that fails at once must not end the context (or start
+            // the next group) while its siblings have not gone out yet.
+            c.starting = true;
+            for target in group {
+                self.start_branch(ctx, target, now);
+            }
+            let Some(c) = self.contexts.get_mut(&ctx) else {
+                return;
+            };
             c.starting = false;
+            if c.final_sent || c.branches.iter().any(|b| !b.done) {
+                return;
+            }
+            if c.groups.is_empty() || c.cancelled {
+                self.finish(ctx, now);
+                return;
+            }
         }
-        self.maybe_finish(ctx, now);
     }
 
     fn start_branch(&mut self, ctx: u64, target: Target, now: Instant) {

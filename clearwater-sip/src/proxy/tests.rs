@@ -986,4 +986,22 @@ fn a_target_that_fails_at_once_does_not_end_its_group_early() {
         .filter(|e| e.starts_with("response"))
         .collect();
     assert_eq!(finals, ["response 200"]);
+
+    // Twenty thousand groups whose only target fails at once, then a good
+    // one: passed over in a loop (no recursion per group), the 200 decides.
+    let app: App = Box::new(|p, ctx, _req, _own, now| {
+        let mut groups: Vec<Vec<Target>> = (0..20_000)
+            .map(|_| {
+                let mut broken = Target::new(to(UAS2));
+                broken.routes = vec!["not a name-addr".into()];
+                vec![broken]
+            })
+            .collect();
+        groups.push(vec![Target::new(to(UAS1))]);
+        p.forward_groups(ctx, groups, now).unwrap();
+    });
+    let mut sim = topology(NetConfig::default(), 1, app, uas_any(&[200], ms(50)), None);
+    send(&mut sim, "MESSAGE", "z9hG4bKmany");
+    sim.run(Duration::from_secs(60));
+    assert!(sim.events(UAC).contains(&"response 200".to_owned()));
 }

@@ -510,7 +510,7 @@ impl<R: Router> ProxyServer<R> {
                         // ACKs for 2xx have no transaction to bound them:
                         // beyond `max_acks_routing` being routed, drop (the
                         // UAS retransmits its 2xx, and the UAC its ACK).
-                        if acks_routing.load(Ordering::Relaxed) >= config.max_acks_routing {
+                        if acks_routing.load(Ordering::Relaxed) >= config.max_acks_routing.max(1) {
                             tracing::warn!(
                                 "ACK dropped: {} already being routed",
                                 config.max_acks_routing
@@ -523,13 +523,22 @@ impl<R: Router> ProxyServer<R> {
                         let acks = ack_tx.clone();
                         tasks.spawn(async move {
                             let _done = DecrementOnDrop(in_flight);
-                            let hop = AssertUnwindSafe(async { router.route_ack(&request).await })
-                                .catch_unwind()
-                                .await
-                                .unwrap_or_else(|_| {
-                                    tracing::error!("the router panicked routing an ACK");
-                                    None
-                                });
+                            // Bounded in time too, so a router that hangs
+                            // cannot hold every slot for good.
+                            let hop = tokio::time::timeout(
+                                ACK_ROUTING_TIMEOUT,
+                                AssertUnwindSafe(async { router.route_ack(&request).await })
+                                    .catch_unwind(),
+                            )
+                            .await
+                            .unwrap_or_else(|_| {
+                                tracing::warn!("the router took too long routing an ACK");
+                                Ok(None)
+                            })
+                            .unwrap_or_else(|_| {
+                                tracing::error!("the router panicked routing an ACK");
+                                None
+                            });
                             let _ = acks.send((request, hop));
                         });
                     }
@@ -626,6 +635,10 @@ fn response_fallback(conns: &Connections, to: Remote, data: &Bytes) -> Remote {
     let port = via.port().unwrap_or_else(|| to.transport.default_port());
     Remote::new(to.transport, SocketAddr::new(ip, port))
 }
+
+/// Longest an ACK may take to be routed (64 × T1 at the default T1: by then
+/// the UAS has given up retransmitting its 2xx).
+const ACK_ROUTING_TIMEOUT: Duration = Duration::from_secs(32);
 
 /// Counts a task out when it ends, however it ends.
 struct DecrementOnDrop(Arc<AtomicUsize>);

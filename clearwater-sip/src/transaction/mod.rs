@@ -85,7 +85,8 @@ pub struct Config {
     /// request beyond it gets `503 Service Unavailable` with `Retry-After`
     /// and a To tag, sent statelessly (§21.5.4), and no transaction, so a
     /// flood cannot grow memory without bound; that 503's ACK is absorbed,
-    /// and a CANCEL for an INVITE in progress is still taken. A completed
+    /// and a CANCEL for an INVITE in progress is still taken (so CANCELs can
+    /// take the count past the limit, one per INVITE held). A completed
     /// non-INVITE transaction over UDP is held for Timer J (64 × T1 = 32 s),
     /// so the default sustains about 15 000 such requests a second.
     pub max_server_transactions: usize,
@@ -621,8 +622,28 @@ pub fn build_cancel(invite: &Request) -> Result<Request, Error> {
     request_like_invite(invite, Method::CANCEL, to_value(invite.headers())?)
 }
 
-/// The To tag of the `503` sent statelessly under overload.
-const OVERLOAD_TAG: &str = "cwoverload";
+/// The To tag of the `503` sent statelessly under overload for a request:
+/// derived from its Call-ID and top Via branch, so it differs per
+/// transaction (§19.3) and the ACK of that 503 (same Call-ID and branch,
+/// §17.1.1.3) is recognised without keeping anything.
+fn overload_tag(req: &Request) -> Option<String> {
+    let call_id = req.call_id().ok()?;
+    let via = req.via().ok()?;
+    let branch = via.branch()?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in call_id.as_str().bytes().chain([0]).chain(branch.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut tag = String::with_capacity(19);
+    tag.push_str("cwo");
+    for i in (0..16).rev() {
+        tag.push(char::from(
+            b"0123456789abcdef"[((h >> (i * 4)) & 15) as usize],
+        ));
+    }
+    Some(tag)
+}
 
 /// Where responses of a server transaction go.
 pub(crate) fn reply_destination(req: &Request, from: &Remote) -> Remote {

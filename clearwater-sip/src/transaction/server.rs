@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    OVERLOAD_TAG, Output, RawTx, ServerKey, ServerState, ServerTx, ServerTxId, Termination,
-    TimerKind, TransactionLayer, TxId, reply_destination, to_tag, trying,
+    Output, RawTx, ServerKey, ServerState, ServerTx, ServerTxId, Termination, TimerKind,
+    TransactionLayer, TxId, overload_tag, reply_destination, to_tag, trying,
 };
 use crate::error::Error;
 use crate::message::{Message, Request, Response};
@@ -41,7 +41,9 @@ impl TransactionLayer {
         if is_ack {
             // The ACK of an overload 503 (sent without a transaction) ends
             // here rather than being routed on.
-            if req.to().is_ok_and(|t| t.tag() == Some(OVERLOAD_TAG)) {
+            if let Some(tag) = overload_tag(&req)
+                && req.to().is_ok_and(|t| t.tag() == Some(tag.as_str()))
+            {
                 return;
             }
             self.out.push_back(Output::Ack { request: req, from });
@@ -61,8 +63,9 @@ impl TransactionLayer {
         // the same answer). A CANCEL for an INVITE in progress still gets its
         // transaction, so the call it cancels does not ring on.
         if self.servers.len() >= self.config.max_server_transactions && cancels.is_none() {
+            let tag = overload_tag(&req);
             if let Ok(mut resp) =
-                req.make_response(StatusCode::SERVICE_UNAVAILABLE, None, Some(OVERLOAD_TAG))
+                req.make_response(StatusCode::SERVICE_UNAVAILABLE, None, tag.as_deref())
             {
                 let _ = resp.set_header(&HeaderName::RETRY_AFTER, "5");
                 self.transmit(reply_to, resp.to_bytes(), None);
