@@ -208,6 +208,10 @@ pub async fn serve(listener: TcpListener, router: Router, config: ServeConfig) -
     let body_timeout = config.body_timeout;
     let router = router.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| async move {
+            // A request without a body (GETs) needs no deadline.
+            if hyper::body::Body::is_end_stream(req.body()) {
+                return next.run(req).await;
+            }
             next.run(req.map(|inner| {
                 axum::body::Body::new(DeadlineBody {
                     inner,

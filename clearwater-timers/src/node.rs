@@ -296,6 +296,10 @@ impl ChronosNode {
         let body_timeout = config.body_timeout;
         let app = app.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                // A request without a body (GETs) needs no deadline.
+                if hyper::body::Body::is_end_stream(req.body()) {
+                    return next.run(req).await;
+                }
                 next.run(req.map(|inner| {
                     axum::body::Body::new(DeadlineBody {
                         inner,
