@@ -201,7 +201,10 @@ impl Store for DurableStore {
                     .get("next_cas")
                     .map_err(backend)?
                     .map_or(1, |v| v.value());
-                meta.insert("next_cas", cas + 1).map_err(backend)?;
+                let next = cas
+                    .checked_add(1)
+                    .ok_or_else(|| StoreError::Corrupt("the CAS counter is exhausted".into()))?;
+                meta.insert("next_cas", next).map_err(backend)?;
                 let mut v = Vec::with_capacity(HEADER + value.len());
                 v.extend_from_slice(&cas.to_be_bytes());
                 v.extend_from_slice(&expires.to_be_bytes());

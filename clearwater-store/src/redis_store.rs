@@ -86,9 +86,14 @@ pub struct RedisStore {
     delete_script: Script,
 }
 
-const SET_SCRIPT: &str = r"-- clearwater-store set v1
+/// The Lua script behind `set` (public for the tests that replay it).
+#[doc(hidden)]
+pub const SET_SCRIPT: &str = r"-- clearwater-store set v2
 -- KEYS[1] record; ARGV: mode (any|absent|cas), expected cas, value, new cas, ttl ms (0 = none)
 local cur = redis.call('HGET', KEYS[1], 'c')
+-- The new cas is minted once per write: finding it means this very write
+-- already ran (a client resent the script after a lost reply).
+if cur == ARGV[4] then return 1 end
 if ARGV[1] == 'absent' then
   if cur then return 0 end
 elseif ARGV[1] == 'cas' then
@@ -273,7 +278,13 @@ impl RedisStore {
     ) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
         let mut cursor: u64 = 0;
-        loop {
+        // Bounded, whatever the server's cursors do.
+        for _ in 0..MAX_SCAN_ROUNDS {
+            if keys.len() > MAX_LISTED_KEYS {
+                return Err(StoreError::Backend(format!(
+                    "SCAN: over {MAX_LISTED_KEYS} keys"
+                )));
+            }
             let mut cmd = redis::cmd("SCAN");
             cmd.arg(cursor)
                 .arg("MATCH")
@@ -313,8 +324,16 @@ impl RedisStore {
                 return Ok(keys);
             }
         }
+        Err(StoreError::Backend(
+            "SCAN: the cursor never came back to 0".into(),
+        ))
     }
 }
+
+/// Most SCAN rounds one listing makes (each asks for 1000 keys).
+const MAX_SCAN_ROUNDS: usize = 100_000;
+/// Most keys one listing returns.
+const MAX_LISTED_KEYS: usize = 10_000_000;
 
 #[async_trait]
 impl Store for RedisStore {
@@ -330,9 +349,11 @@ impl Store for RedisStore {
         let mut fields = fields.into_iter();
         match (fields.next(), fields.next(), fields.next()) {
             (Some(Value::BulkString(v)), Some(Value::BulkString(c)), None) => {
+                // The script compares tokens as strings: only the canonical
+                // decimal form (as written) can ever match again.
                 let cas = std::str::from_utf8(&c)
                     .ok()
-                    .and_then(|c| c.parse().ok())
+                    .and_then(|c| c.parse::<u64>().ok().filter(|n| n.to_string() == c))
                     .ok_or_else(|| StoreError::Corrupt(format!("bad CAS on {k}")))?;
                 Ok(Some(Record {
                     value: Bytes::from(v),

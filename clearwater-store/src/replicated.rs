@@ -169,6 +169,13 @@ impl Envelope {
             u64::from_be_bytes(a)
         };
         let (version, written_ms, expires_ms, flags) = (field(2), field(10), field(18), data[26]);
+        // Versions start below 2^62 and grow by one per write: one at or
+        // past 2^63 was not written by this store (and would wrap).
+        if version >= 1 << 63 {
+            return Err(StoreError::Corrupt(format!(
+                "replicated-store envelope with version {version}"
+            )));
+        }
         let value = data.split_off(ENVELOPE);
         Ok(Envelope {
             version,
@@ -374,7 +381,8 @@ impl ReplicatedStore {
             return Ok(None); // nothing to delete
         }
         let version = match newest {
-            Some(e) => e.version.wrapping_add(1).max(1),
+            // (Below 2^63 by `Envelope::decode`: no overflow.)
+            Some(e) => e.version + 1,
             // A fresh record starts at a random version so tokens from
             // before a restart of every server never match it.
             None => self.tokens.next() >> 2,
@@ -534,13 +542,23 @@ mod tests {
         };
         assert_eq!(Envelope::decode(e.encode()).unwrap(), e);
         let t = Envelope {
-            version: u64::MAX,
+            version: (1 << 63) - 1,
             written_ms: 1,
             expires_ms: 1_700_000_300_000,
             tombstone: true,
             value: Bytes::new(),
         };
         assert_eq!(Envelope::decode(t.encode()).unwrap(), t);
+        // A version this store cannot have written (and whose successor
+        // would wrap) is corrupt, not a copy that outranks every other.
+        let wild = Envelope {
+            version: u64::MAX,
+            ..t.clone()
+        };
+        assert!(matches!(
+            Envelope::decode(wild.encode()),
+            Err(StoreError::Corrupt(_))
+        ));
         assert!(Envelope::decode(Bytes::from_static(b"plain value")).is_err());
         assert!(Envelope::decode(Bytes::from_static(b"\xce\x01short")).is_err());
     }

@@ -283,6 +283,38 @@ async fn redis_conforms() {
         .unwrap();
     let ttl = server.cli(&["pttl", "cw:backend-test:endless"]);
     assert!(ttl.trim().parse::<i64>().unwrap() > 1 << 52, "PTTL {ttl}");
+    // A client that resends the set script after a lost reply (as the
+    // cluster client does on I/O errors) must hear of the success, not a
+    // conflict with the write it made itself.
+    let cas = store
+        .set(
+            &T,
+            "replayed",
+            Bytes::from_static(b"v"),
+            Condition::Absent,
+            Ttl::Forever,
+        )
+        .await
+        .unwrap();
+    let replay = server.cli(&[
+        "eval",
+        clearwater_store::redis_store::SET_SCRIPT,
+        "1",
+        "cw:backend-test:replayed",
+        "absent",
+        "",
+        "v",
+        &cas.0.to_string(),
+        "0",
+    ]);
+    assert_eq!(replay.trim(), "1", "the replay was refused");
+    // A token not in canonical decimal form could never match the script's
+    // string comparison again: corrupt, not a record stuck in conflicts.
+    server.cli(&["hset", "cw:backend-test:padded", "v", "x", "c", "05"]);
+    assert!(matches!(
+        store.get(&T, "padded").await,
+        Err(StoreError::Corrupt(_))
+    ));
     conforms(Arc::new(store), Suite::default().too_large((16 << 20) + 1)).await;
 }
 

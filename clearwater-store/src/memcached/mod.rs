@@ -105,6 +105,12 @@ impl MemcachedStore {
             .await
             .map_err(|_| StoreError::Unavailable("connection pool closed".into()))?;
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        // A pooled connection the server closed, or that has bytes waiting
+        // (a reply nobody asked for), is out of step: use a new one.
+        let pooled = pooled.filter(|c| {
+            let mut probe = [0u8; 1];
+            matches!(c.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        });
         let mut conn = match pooled {
             Some(c) => c,
             None => self.connect().await?,
@@ -126,8 +132,11 @@ impl MemcachedStore {
         let result = tokio::time::timeout(self.config.timeout, exchange).await;
         match result {
             Ok(Ok(r)) => {
-                // Only a connection in a known state goes back to the pool.
-                if conn.buf.is_empty() {
+                // Only a connection in a known state goes back to the pool:
+                // nothing left over, and not after an error (a server that
+                // did not read a refused command's data block may answer
+                // it later).
+                if conn.buf.is_empty() && !matches!(r, Response::Error(_)) {
                     self.idle
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
