@@ -205,6 +205,23 @@ impl Envelope {
     fn rank(&self) -> (u64, u64) {
         (self.version, self.written_ms)
     }
+
+    /// A replica's bytes that are no envelope (a plain set by another
+    /// client, damage): taken as the oldest possible tombstone, so any real
+    /// copy outranks it, reads pass over it and writes overwrite it (with
+    /// memcached's CAS) instead of the key staying unusable.
+    fn from_replica(data: Bytes, server: &str) -> Envelope {
+        Envelope::decode(data).unwrap_or_else(|e| {
+            tracing::warn!("replicated store: {server}: {e}; treated as absent");
+            Envelope {
+                version: 0,
+                written_ms: 0,
+                expires_ms: 0,
+                tombstone: true,
+                value: Bytes::new(),
+            }
+        })
+    }
 }
 
 /// 64-bit FNV-1a with a splitmix finaliser: stable everywhere, unlike the
@@ -300,17 +317,23 @@ impl ReplicatedStore {
             for (i, r) in batch.into_iter().zip(reads) {
                 match r {
                     Ok(found) => {
-                        let found = match found {
-                            Some((data, cas)) => Some((Envelope::decode(data)?, cas)),
-                            None => None,
-                        };
+                        let server = self.servers[i].mc.server();
+                        let found =
+                            found.map(|(data, cas)| (Envelope::from_replica(data, server), cas));
                         copies.push(Copy { server: i, found });
                     }
                     Err(StoreError::Unavailable(e)) => {
                         self.servers[i].mark_down(self.config.down_for);
                         last_error = Some(e);
                     }
-                    Err(e) => return Err(e),
+                    // A server answering a read with an error (SERVER_ERROR
+                    // ...) is passed over like one that is down; the other
+                    // replicas still serve the key.
+                    Err(e) => {
+                        tracing::warn!("replicated store: {}: {e}", self.servers[i].mc.server());
+                        self.servers[i].mark_down(self.config.down_for);
+                        last_error = Some(e.to_string());
+                    }
                 }
             }
         }
@@ -344,10 +367,10 @@ impl ReplicatedStore {
             match write {
                 Ok(_) => return Ok(true),
                 Err(StoreError::Conflict) => {
-                    seen = match mc.raw_get(key).await? {
-                        Some((data, cas)) => Some((Envelope::decode(data)?, cas)),
-                        None => None,
-                    };
+                    seen = mc
+                        .raw_get(key)
+                        .await?
+                        .map(|(data, cas)| (Envelope::from_replica(data, mc.server()), cas));
                 }
                 Err(e) => return Err(e),
             }

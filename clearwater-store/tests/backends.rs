@@ -429,3 +429,87 @@ async fn replicated_read_repair_restores_a_copy_with_its_remaining_ttl() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_store_passes_over_a_copy_that_is_no_envelope() {
+    // A plain value written over one replica's copy (another client, or
+    // damage) must not make the key unusable: reads use the good copy,
+    // writes overwrite the bad one.
+    let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
+    let store = replicated(&servers);
+    let direct: Vec<MemcachedStore> = servers
+        .iter()
+        .map(|s| MemcachedStore::new(MemcachedConfig::new(s.addr())))
+        .collect();
+    store
+        .set(
+            &T,
+            "k",
+            Bytes::from_static(b"good"),
+            Condition::Absent,
+            Ttl::Forever,
+        )
+        .await
+        .unwrap();
+    let mut holders = Vec::new();
+    for (i, d) in direct.iter().enumerate() {
+        if d.get(&T, "k").await.unwrap().is_some() {
+            holders.push(i);
+        }
+    }
+    assert_eq!(holders.len(), 2);
+    direct[holders[0]]
+        .set(
+            &T,
+            "k",
+            Bytes::from_static(b"plain"),
+            Condition::Any,
+            Ttl::Forever,
+        )
+        .await
+        .unwrap();
+    let r = store.get(&T, "k").await.unwrap().unwrap();
+    assert_eq!(&r.value[..], b"good");
+    store
+        .set(
+            &T,
+            "k",
+            Bytes::from_static(b"newer"),
+            Condition::Any,
+            Ttl::Forever,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        &store.get(&T, "k").await.unwrap().unwrap().value[..],
+        b"newer"
+    );
+    // Both copies garbage: the key reads as absent and can be written.
+    for &h in &holders {
+        direct[h]
+            .set(
+                &T,
+                "k",
+                Bytes::from_static(b"junk"),
+                Condition::Any,
+                Ttl::Forever,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.get(&T, "k").await.unwrap(), None);
+    store
+        .set(
+            &T,
+            "k",
+            Bytes::from_static(b"again"),
+            Condition::Absent,
+            Ttl::Forever,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        &store.get(&T, "k").await.unwrap().unwrap().value[..],
+        b"again"
+    );
+}
