@@ -206,6 +206,14 @@ impl Envelope {
         (self.version, self.written_ms)
     }
 
+    /// The CAS token of this copy: its version and write time mixed, so two
+    /// copies that share a version after a netsplit (written apart) have
+    /// different tokens, and a token read from the losing one never matches
+    /// the winner.
+    fn token(&self) -> u64 {
+        stable_hash(&[&self.version.to_be_bytes(), &self.written_ms.to_be_bytes()])
+    }
+
     /// A replica's bytes that are no envelope (a plain set by another
     /// client, damage): taken as the oldest possible tombstone, so any real
     /// copy outranks it, reads pass over it and writes overwrite it (with
@@ -397,7 +405,7 @@ impl ReplicatedStore {
         let live = newest.filter(|e| !e.tombstone && !e.expired(now));
         match (condition, live) {
             (Condition::Any, _) | (Condition::Absent, None) => {}
-            (Condition::Matches(c), Some(e)) if e.version == c.0 => {}
+            (Condition::Matches(c), Some(e)) if e.token() == c.0 => {}
             _ => return Err(StoreError::Conflict),
         }
         if tombstone && live.is_none() {
@@ -468,7 +476,7 @@ impl ReplicatedStore {
                 "written to {held} of the {needed} servers needed"
             )));
         }
-        Ok(Some(Cas(version)))
+        Ok(Some(Cas(envelope.token())))
     }
 }
 
@@ -511,9 +519,10 @@ impl Store for ReplicatedStore {
                     .await;
             }
         }
+        let cas = Cas(newest.token());
         Ok(Some(Record {
             value: newest.value,
-            cas: Cas(newest.version),
+            cas,
         }))
     }
 
@@ -583,6 +592,15 @@ mod tests {
             Err(StoreError::Corrupt(_))
         ));
         assert!(Envelope::decode(Bytes::from_static(b"plain value")).is_err());
+        // Two copies written apart with the same version (a netsplit) have
+        // different CAS tokens; the same copy always the same one.
+        let other_side = Envelope {
+            written_ms: e.written_ms + 1,
+            ..e.clone()
+        };
+        assert_eq!(e.rank().0, other_side.rank().0);
+        assert_ne!(e.token(), other_side.token());
+        assert_eq!(e.token(), Envelope::decode(e.encode()).unwrap().token());
         assert!(Envelope::decode(Bytes::from_static(b"\xce\x01short")).is_err());
     }
 
