@@ -141,19 +141,24 @@ pub fn stamp_via(req: &mut Request, source: &Remote) -> bool {
         HostKind::Ipv6(a) => IpAddr::V6(a) != ip,
         HostKind::Domain => true,
     };
-    let has_rport = via.rport().is_some();
-    let rport_ok = via.rport().is_none_or(|v| v == Some(source.addr.port()));
-    let received_ok = match via.params().get("received") {
-        None => true,
-        Some(None) => false,
-        Some(Some(_)) => via.received_ip() == Some(ip),
+    let rport = via.rport();
+    let rport_ok = rport.is_none_or(|v| v == Some(source.addr.port()));
+    let received = match via.params().get("received") {
+        None => None,
+        Some(v) => Some(v.is_some() && via.received_ip() == Some(ip)),
     };
-    // Nothing to add and nothing wrong (with rport, received must be there).
-    if !differs && rport_ok && received_ok && (!has_rport || via.received().is_some()) {
+    // Nothing to add and nothing wrong: no rport or the right one, and a
+    // received that is right (needed with rport, RFC 3581 §4) or none.
+    let ok = match (rport, received) {
+        (None, None) => true,
+        (_, Some(right)) => right,
+        (Some(_), None) => false,
+    };
+    if !differs && rport_ok && ok {
         return false;
     }
     // RFC 3581 §4: with rport, received is added even when it matches.
-    let rport = has_rport.then_some(source.addr.port());
+    let rport = rport.map(|_| source.addr.port());
     let Some(stamped) = via.stamped_text(ip, rport) else {
         return false;
     };

@@ -206,10 +206,8 @@ pub fn triage(buf: Bytes, config: &TriageConfig) -> Triage {
 #[cfg(feature = "runtime")]
 pub(crate) fn framing_error_response(raw: &[u8], error: &Error) -> Option<Bytes> {
     let first = first_line(raw);
+    // (A status line is no request line: `SIP/2.0` is not a token.)
     if !looks_like_request_line(first) || first.starts_with(b"ACK ") {
-        return None;
-    }
-    if first.len() >= 4 && first[..4].eq_ignore_ascii_case(b"SIP/") {
         return None;
     }
     salvage_response(raw, error.status(), &error.reason_phrase()).map(|r| r.to_bytes())

@@ -522,7 +522,13 @@ impl Proxy {
                     self.out.push_back(ProxyOutput::Stateless { request, from });
                 }
                 Output::Response { tx, response } => self.response(tx, response, now),
-                Output::StrayResponse { response, .. } => self.stray_response(response),
+                // A response that matches no transaction is dropped: RFC 6026
+                // §7.3 replaced §16.7's stateless forwarding of such
+                // responses (it let anyone relay responses through the proxy
+                // to the address in a Via they wrote). Late 2xx
+                // retransmissions travel through the client transaction's
+                // Accepted state instead.
+                Output::StrayResponse { .. } => {}
                 Output::Timeout { tx } => {
                     if let Some((ctx, b)) = self.target_failed(tx) {
                         // §16.8: as if a 408 had come.
@@ -1180,15 +1186,6 @@ impl Proxy {
         if done {
             self.contexts.remove(&ctx);
         }
-    }
-
-    /// A response that matches no transaction is dropped: RFC 6026 §7.3
-    /// replaced §16.7's stateless forwarding of such responses (it let anyone
-    /// relay responses through the proxy to the address in a Via they
-    /// wrote). Late 2xx retransmissions are carried by the client
-    /// transaction's Accepted state instead.
-    fn stray_response(&mut self, resp: Response) {
-        drop(resp);
     }
 }
 

@@ -622,6 +622,9 @@ pub fn build_cancel(invite: &Request) -> Result<Request, Error> {
     request_like_invite(invite, Method::CANCEL, to_value(invite.headers())?)
 }
 
+/// How the To tags of [`overload_tag`] start.
+const OVERLOAD_TAG_PREFIX: &str = "cwo";
+
 /// The To tag of the `503` sent statelessly under overload for a request:
 /// derived from its Call-ID and top Via branch, so it differs per
 /// transaction (§19.3) and the ACK of that 503 (same Call-ID and branch,
@@ -636,7 +639,7 @@ fn overload_tag(req: &Request) -> Option<String> {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     let mut tag = String::with_capacity(19);
-    tag.push_str("cwo");
+    tag.push_str(OVERLOAD_TAG_PREFIX);
     for i in (0..16).rev() {
         tag.push(char::from(
             b"0123456789abcdef"[((h >> (i * 4)) & 15) as usize],

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    Output, RawTx, ServerKey, ServerState, ServerTx, ServerTxId, Termination, TimerKind,
-    TransactionLayer, TxId, overload_tag, reply_destination, to_tag, trying,
+    OVERLOAD_TAG_PREFIX, Output, RawTx, ServerKey, ServerState, ServerTx, ServerTxId, Termination,
+    TimerKind, TransactionLayer, TxId, overload_tag, reply_destination, to_tag, trying,
 };
 use crate::error::Error;
 use crate::message::{Message, Request, Response};
@@ -41,11 +41,15 @@ impl TransactionLayer {
         if is_ack {
             // The ACK of an overload 503 (sent without a transaction) ends
             // here rather than being routed on.
-            if let Some(tag) = overload_tag(&req)
-                && req.to().is_ok_and(|t| t.tag() == Some(tag.as_str()))
+            // (The hash is computed only for a tag that looks like one.)
+            let to = req.to();
+            if let Ok(to) = &to
+                && let Some(tag) = to.tag().filter(|t| t.starts_with(OVERLOAD_TAG_PREFIX))
+                && overload_tag(&req).as_deref() == Some(tag)
             {
                 return;
             }
+            drop(to);
             self.out.push_back(Output::Ack { request: req, from });
             return;
         }
