@@ -143,10 +143,10 @@ pub fn stamp_via(req: &mut Request, source: &Remote) -> bool {
     };
     let rport = via.rport();
     let rport_ok = rport.is_none_or(|v| v == Some(source.addr.port()));
-    let received = match via.params().get("received") {
-        None => None,
-        Some(v) => Some(v.is_some() && via.received_ip() == Some(ip)),
-    };
+    let received = via
+        .params()
+        .get("received")
+        .map(|v| v.is_some() && via.received_ip() == Some(ip));
     // Nothing to add and nothing wrong: no rport or the right one, and a
     // received that is right (needed with rport, RFC 3581 §4) or none.
     let ok = match (rport, received) {
