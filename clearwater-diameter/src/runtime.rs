@@ -534,22 +534,19 @@ async fn drive(
         Transport::Dial(a) => (Some(a), None),
         Transport::Accepted(s) => (None, Some(s)),
     };
-    let (connect_timeout, in_flight, queue, write_timeout) = node.upgrade().map_or(
-        (
-            Duration::from_secs(3),
-            1024,
-            16_384,
-            Duration::from_secs(10),
-        ),
-        |n| {
-            (
-                n.config.connect_timeout,
-                n.config.max_inbound_in_flight,
-                n.config.max_write_queue,
-                n.config.write_timeout,
-            )
-        },
+    // The node's settings, read once; with every node handle gone there is
+    // nothing to drive.
+    let Some(n) = node.upgrade() else {
+        return;
+    };
+    let c = &n.config;
+    let (connect_timeout, in_flight, queue, write_timeout) = (
+        c.connect_timeout,
+        c.max_inbound_in_flight,
+        c.max_write_queue,
+        c.write_timeout,
     );
+    drop(n);
     let in_flight = Arc::new(tokio::sync::Semaphore::new(in_flight));
     let mut reader: Option<tokio::net::tcp::OwnedReadHalf> = None;
     let mut writer: Option<mpsc::Sender<Bytes>> = None;

@@ -467,9 +467,9 @@ impl ClusterCore {
                 self.config.max_timers
             )));
         }
-        let after =
-            (self.bytes - held.map_or(0, |s| weight(&s.state))).saturating_add(weight(state));
-        if after > self.config.max_bytes && weight(state) > held.map_or(0, |s| weight(&s.state)) {
+        // A copy no larger than the one it replaces always fits.
+        let (old, new) = (held.map_or(0, |s| weight(&s.state)), weight(state));
+        if new > old && (self.bytes - old).saturating_add(new) > self.config.max_bytes {
             return Err(TimerError::Unavailable(format!(
                 "this member holds its limit of {} bytes of timer data",
                 self.config.max_bytes
