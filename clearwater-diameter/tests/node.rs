@@ -283,12 +283,7 @@ async fn requests_beyond_the_in_flight_limit_are_answered_too_busy() {
             answer(&m, "hss1.example.net", ResultCode::SUCCESS)
         }
     });
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let n = node.clone();
-    let task = tokio::spawn(async move {
-        let _ = n.serve(listener).await;
-    });
+    let (port, task) = serve(&node).await;
     let client = Node::new(config("scscf.example.com", "example.com"));
     client.add_peer(spec(port, "example.net"));
     assert!(client.wait_open(1, WAIT).await);
@@ -341,11 +336,17 @@ async fn serve_listing(allowed: Vec<String>) -> (Node, u16, JoinHandle<()>) {
     node.set_handler(|m: Message, _from: PeerInfo| async move {
         answer(&m, "hss1.example.net", ResultCode::SUCCESS)
     });
+    let (port, task) = serve(&node).await;
+    (node, port, task)
+}
+
+/// `node` serving on a free loopback port: the port and the serving task.
+async fn serve(node: &Node) -> (u16, JoinHandle<()>) {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let n = node.clone();
     let task = tokio::spawn(async move {
         let _ = n.serve(listener).await;
     });
-    (node, port, task)
+    (port, task)
 }

@@ -144,6 +144,25 @@ async fn memcached_down_is_unavailable_not_a_hang() {
     assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
 }
 
+/// Each server seen directly: the replicated store's envelopes, raw.
+fn direct(servers: &[Memcached]) -> Vec<MemcachedStore> {
+    servers
+        .iter()
+        .map(|s| MemcachedStore::new(MemcachedConfig::new(s.addr())))
+        .collect()
+}
+
+/// The servers (indexes into `direct`) holding a copy of `key`.
+async fn holders(direct: &[MemcachedStore], key: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (i, d) in direct.iter().enumerate() {
+        if d.get(&T, key).await.unwrap().is_some() {
+            out.push(i);
+        }
+    }
+    out
+}
+
 fn replicated(servers: &[Memcached]) -> ReplicatedStore {
     let mut config = ReplicatedConfig::new(servers.iter().map(Memcached::addr))
         .with_timeout(Duration::from_millis(500));
@@ -388,11 +407,7 @@ async fn flush(server: &Memcached) {
 async fn replicated_read_repair_restores_a_copy_with_its_remaining_ttl() {
     let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
     let store = replicated(&servers);
-    // Each server seen directly: the replicated store's envelopes, raw.
-    let direct: Vec<MemcachedStore> = servers
-        .iter()
-        .map(|s| MemcachedStore::new(MemcachedConfig::new(s.addr())))
-        .collect();
+    let direct = direct(&servers);
     store
         .set(
             &T,
@@ -403,12 +418,7 @@ async fn replicated_read_repair_restores_a_copy_with_its_remaining_ttl() {
         )
         .await
         .unwrap();
-    let mut holders = Vec::new();
-    for (i, d) in direct.iter().enumerate() {
-        if d.get(&T, "reg").await.unwrap().is_some() {
-            holders.push(i);
-        }
-    }
+    let holders = holders(&direct, "reg").await;
     assert_eq!(holders.len(), 2, "two replicas: {holders:?}");
     flush(&servers[holders[0]]).await;
     assert!(direct[holders[0]].get(&T, "reg").await.unwrap().is_none());
@@ -437,10 +447,7 @@ async fn replicated_store_passes_over_a_copy_that_is_no_envelope() {
     // writes overwrite the bad one.
     let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
     let store = replicated(&servers);
-    let direct: Vec<MemcachedStore> = servers
-        .iter()
-        .map(|s| MemcachedStore::new(MemcachedConfig::new(s.addr())))
-        .collect();
+    let direct = direct(&servers);
     store
         .set(
             &T,
@@ -451,12 +458,7 @@ async fn replicated_store_passes_over_a_copy_that_is_no_envelope() {
         )
         .await
         .unwrap();
-    let mut holders = Vec::new();
-    for (i, d) in direct.iter().enumerate() {
-        if d.get(&T, "k").await.unwrap().is_some() {
-            holders.push(i);
-        }
-    }
+    let holders = holders(&direct, "k").await;
     assert_eq!(holders.len(), 2);
     direct[holders[0]]
         .set(
