@@ -199,6 +199,11 @@ fn request(method: &str, branch: &str) -> Request {
     r
 }
 
+/// The first lines of what element `i` sent, in order.
+fn lines_sent(sim: &Sim, i: usize) -> Vec<&str> {
+    sim.sent[i].iter().map(|(_, l)| l.as_str()).collect()
+}
+
 fn uas_saw(sim: &Sim, i: usize) -> Vec<String> {
     sim.events(i)
         .into_iter()
@@ -873,9 +878,8 @@ fn a_2xx_after_timer_c_408_still_goes_upstream() {
     );
     send(&mut sim, "INVITE", "z9hG4bKlate");
     sim.run(Duration::from_secs(600));
-    let upstream: Vec<&str> = sim.sent[PROXY]
-        .iter()
-        .map(|(_, l)| l.as_str())
+    let upstream: Vec<&str> = lines_sent(&sim, PROXY)
+        .into_iter()
         .filter(|l| l.starts_with("SIP/2.0 408") || l.starts_with("SIP/2.0 200"))
         .collect();
     assert!(
@@ -920,9 +924,9 @@ fn a_second_2xx_to_a_forked_message_is_not_forwarded() {
     );
     send(&mut sim, "MESSAGE", "z9hG4bKm2");
     sim.run(Duration::from_secs(60));
-    let oks = sim.sent[PROXY]
+    let oks = lines_sent(&sim, PROXY)
         .iter()
-        .filter(|(_, l)| l.starts_with("SIP/2.0 200"))
+        .filter(|l| l.starts_with("SIP/2.0 200"))
         .count();
     assert_eq!(oks, 1, "{:?}", sim.sent[PROXY]);
 }
@@ -950,7 +954,7 @@ fn a_cancel_for_an_invite_answered_at_once_gets_200() {
     uac.layer.send_request(inv, to(PROXY), now).unwrap();
     uac.layer.send_request(cancel, to(PROXY), now).unwrap();
     sim.run(Duration::from_secs(60));
-    let sent: Vec<&str> = sim.sent[PROXY].iter().map(|(_, l)| l.as_str()).collect();
+    let sent = lines_sent(&sim, PROXY);
     assert!(
         sent.iter().any(|l| l.starts_with("SIP/2.0 483")),
         "{sent:?}"
