@@ -58,10 +58,20 @@ struct Parts {
     start: Span,
     start_src: Src,
     headers: Headers,
-    body: Bytes,
+    body: Body,
     /// Offset of the start line in the received buffer (leading CRLFs skipped).
     head_start: u32,
     edited: bool,
+}
+
+/// Where a message's body is.
+#[derive(Clone)]
+enum Body {
+    /// Octets of the received buffer (`headers.buf`); slicing the buffer into
+    /// a `Bytes` at parse time would cost an allocation per message with a body.
+    Received(Span),
+    /// Given to `set_body`, or empty in a built message.
+    Set(Bytes),
 }
 
 impl Message {
@@ -138,10 +148,16 @@ macro_rules! common {
                 &self.parts().headers
             }
 
-            /// The body.
+            /// The body's octets.
             #[inline]
-            pub fn body(&self) -> &Bytes {
-                &self.parts().body
+            pub fn body(&self) -> &[u8] {
+                self.parts().body()
+            }
+
+            /// The body as [`Bytes`]: a slice of the received buffer (no copy)
+            /// or the buffer given to `set_body`.
+            pub fn body_bytes(&self) -> Bytes {
+                self.parts().body_bytes()
             }
 
             /// The first value of typed header `H`; `Ok(None)` when absent.
@@ -361,7 +377,7 @@ impl Request {
                 start,
                 start_src: Src::Extra,
                 headers,
-                body: Bytes::new(),
+                body: Body::Set(Bytes::new()),
                 head_start: 0,
                 edited: true,
             },
@@ -473,7 +489,7 @@ impl Request {
                 start,
                 start_src: Src::Extra,
                 headers,
-                body: Bytes::new(),
+                body: Body::Set(Bytes::new()),
                 head_start: 0,
                 edited: true,
             },
@@ -499,7 +515,7 @@ impl Response {
                 start,
                 start_src: Src::Extra,
                 headers,
-                body: Bytes::new(),
+                body: Body::Set(Bytes::new()),
                 head_start: 0,
                 edited: true,
             },
@@ -545,11 +561,25 @@ impl Parts {
         Bytes::from(out)
     }
 
+    fn body(&self) -> &[u8] {
+        match &self.body {
+            Body::Received(span) => &self.headers.buf[span.range()],
+            Body::Set(b) => b,
+        }
+    }
+
+    fn body_bytes(&self) -> Bytes {
+        match &self.body {
+            Body::Received(span) => self.headers.buf.slice(span.range()),
+            Body::Set(b) => b.clone(),
+        }
+    }
+
     fn encoded_len(&self) -> usize {
         (self.start.end - self.start.start) as usize
             + self.headers.lines_len()
             + 2
-            + self.body.len()
+            + self.body().len()
     }
 
     fn write_to(&self, out: &mut Vec<u8>) {
@@ -561,7 +591,7 @@ impl Parts {
         out.extend_from_slice(self.headers.text(self.start_src, self.start));
         self.headers.write_lines(out);
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.body);
+        out.extend_from_slice(self.body());
     }
 
     fn push_header(&mut self, name: &HeaderName, value: &str) -> Result<(), Error> {
@@ -641,7 +671,7 @@ impl Parts {
             }
         }
         self.set_header(&HeaderName::CONTENT_LENGTH, &body.len().to_string())?;
-        self.body = body;
+        self.body = Body::Set(body);
         self.edited = true;
         Ok(())
     }
@@ -844,13 +874,7 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
     } else {
         buf.slice(..end)
     };
-    // An empty body is not a slice of the buffer: slicing would turn the
-    // buffer into a shared one (an allocation) for nothing.
-    let body = if body_start == end {
-        Bytes::new()
-    } else {
-        buf.slice(body_start..end)
-    };
+    let body = Body::Received(Span::new(body_start, end));
     headers.buf = buf;
     let parts = Parts {
         start: Span::new(start, nl + 1),
@@ -970,7 +994,7 @@ impl fmt::Debug for Request {
             .field("method", &self.method)
             .field("uri", &self.uri())
             .field("headers", &self.parts.headers)
-            .field("body_len", &self.parts.body.len())
+            .field("body_len", &self.parts.body().len())
             .finish()
     }
 }
@@ -981,7 +1005,7 @@ impl fmt::Debug for Response {
             .field("status", &self.status)
             .field("reason", &String::from_utf8_lossy(self.reason()))
             .field("headers", &self.parts.headers)
-            .field("body_len", &self.parts.body.len())
+            .field("body_len", &self.parts.body().len())
             .finish()
     }
 }

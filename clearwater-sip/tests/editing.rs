@@ -154,8 +154,14 @@ fn bodies_and_headers() {
     let mut req = invite();
     req.set_body(Bytes::from_static(b"hello world"), Some("text/plain"))
         .unwrap();
-    let m = reparse(req.to_bytes());
-    assert_eq!(m.body().as_ref(), b"hello world");
+    let wire = req.to_bytes();
+    let m = reparse(wire.clone());
+    assert_eq!(m.body(), b"hello world");
+    // The received body is a slice of the received buffer, not a copy.
+    let body = m.body_bytes();
+    assert_eq!(body, &b"hello world"[..]);
+    assert_eq!(body.as_ptr(), wire[wire.len() - 11..].as_ptr());
+    assert_eq!(req.body_bytes(), &b"hello world"[..]);
     assert!(m.content_type().unwrap().unwrap().is("text/plain"));
     assert_eq!(m.headers().count(&HeaderName::CONTENT_LENGTH), 1);
 
