@@ -72,7 +72,7 @@ fn proxy_forwarding_edits() {
     assert_eq!(routes, ["sip:p2.example.com;lr", "sip:p3.example.com;lr"]);
     assert_eq!(m.record_routes().count(), 1);
     assert_eq!(m.max_forwards().unwrap(), Some(69));
-    assert_eq!(m.body().as_ref(), b"v=0\n");
+    assert_eq!(m.body(), b"v=0\n");
     // Untouched fields are copied verbatim from the received bytes.
     for line in [
         &b"To: Bob <sip:bob@biloxi.example.com>\r\n"[..],

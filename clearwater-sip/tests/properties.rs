@@ -270,7 +270,7 @@ proptest! {
                 .collect();
             prop_assert_eq!(got, want);
         }
-        prop_assert_eq!(msg.body().as_ref(), &p.body[..]);
+        prop_assert_eq!(msg.body(), &p.body[..]);
         prop_assert_eq!(msg.to_bytes(), wire);
     }
 

@@ -50,7 +50,7 @@
 mod key;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -350,6 +350,39 @@ pub struct TransactionLayer {
     server_keys: HashMap<ServerKey, u64>,
     timers: BinaryHeap<Reverse<TimerEntry>>,
     out: VecDeque<Output>,
+    /// In-dialog INVITEs answered with the overload 503 (their To tag is the
+    /// dialog's, so their ACK cannot be recognised by tag): hashes of Call-ID
+    /// and branch, oldest first, at most [`OVERLOAD_ACK_MEMORY`].
+    overload_acks: OverloadAcks,
+}
+
+/// How many in-dialog INVITEs rejected under overload are remembered so that
+/// their ACKs are absorbed (an ACK follows its 503 within a round trip, or
+/// its retransmissions within 32 s; older ones are forgotten first).
+const OVERLOAD_ACK_MEMORY: usize = 4096;
+
+#[derive(Default)]
+struct OverloadAcks {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+impl OverloadAcks {
+    fn remember(&mut self, h: u64) {
+        if !self.set.insert(h) {
+            return;
+        }
+        if self.order.len() >= OVERLOAD_ACK_MEMORY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        self.order.push_back(h);
+    }
+
+    fn contains(&self, h: u64) -> bool {
+        self.set.contains(&h)
+    }
 }
 
 impl fmt::Debug for TransactionLayer {
@@ -375,6 +408,7 @@ impl TransactionLayer {
             server_keys: HashMap::new(),
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
+            overload_acks: OverloadAcks::default(),
         }
     }
 
@@ -630,14 +664,7 @@ const OVERLOAD_TAG_PREFIX: &str = "cwo";
 /// transaction (§19.3) and the ACK of that 503 (same Call-ID and branch,
 /// §17.1.1.3) is recognised without keeping anything.
 fn overload_tag(req: &Request) -> Option<String> {
-    let call_id = req.call_id().ok()?;
-    let via = req.via().ok()?;
-    let branch = via.branch()?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in call_id.as_str().bytes().chain([0]).chain(branch.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let h = overload_hash(req)?;
     let mut tag = String::with_capacity(19);
     tag.push_str(OVERLOAD_TAG_PREFIX);
     for i in (0..16).rev() {
@@ -646,6 +673,20 @@ fn overload_tag(req: &Request) -> Option<String> {
         ));
     }
     Some(tag)
+}
+
+/// FNV-1a of a request's Call-ID and top Via branch: what its ACK shares with
+/// it when the final response was not a 2xx (§17.1.1.3).
+fn overload_hash(req: &Request) -> Option<u64> {
+    let call_id = req.call_id().ok()?;
+    let via = req.via().ok()?;
+    let branch = via.branch()?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in call_id.as_str().bytes().chain([0]).chain(branch.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Some(h)
 }
 
 /// Where responses of a server transaction go.

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::{
     OVERLOAD_TAG_PREFIX, Output, RawTx, ServerKey, ServerState, ServerTx, ServerTxId, Termination,
-    TimerKind, TransactionLayer, TxId, overload_tag, reply_destination, to_tag, trying,
+    TimerKind, TransactionLayer, TxId, overload_hash, overload_tag, reply_destination, to_tag,
+    trying,
 };
 use crate::error::Error;
 use crate::message::{Message, Request, Response};
@@ -50,6 +51,12 @@ impl TransactionLayer {
                 return;
             }
             drop(to);
+            // The ACK of a 503 to an in-dialog INVITE carries the dialog's tag.
+            if !self.overload_acks.set.is_empty()
+                && overload_hash(&req).is_some_and(|h| self.overload_acks.contains(h))
+            {
+                return;
+            }
             self.out.push_back(Output::Ack { request: req, from });
             return;
         }
@@ -68,6 +75,14 @@ impl TransactionLayer {
         // transaction, so the call it cancels does not ring on.
         if self.servers.len() >= self.config.max_server_transactions && cancels.is_none() {
             let tag = overload_tag(&req);
+            if invite
+                && let Ok(to) = req.to()
+                && to.tag().is_some()
+                && let Some(h) = overload_hash(&req)
+            {
+                // The 503 keeps the dialog's tag: remember the INVITE instead.
+                self.overload_acks.remember(h);
+            }
             if let Ok(mut resp) =
                 req.make_response(StatusCode::SERVICE_UNAVAILABLE, None, tag.as_deref())
             {

@@ -949,6 +949,65 @@ fn beyond_the_transaction_limit_requests_get_a_stateless_503() {
 }
 
 #[test]
+fn under_overload_the_ack_of_a_503_to_a_re_invite_ends_here() {
+    let config = Config {
+        max_server_transactions: 1,
+        ..Config::default()
+    };
+    let mut layer = TransactionLayer::new(config);
+    let now = Instant::now();
+    let from = Remote::new(Transport::Udp, addr(UAC));
+    layer.handle_message(
+        Message::Request(request("OPTIONS", "z9hG4bKfill", "192.0.2.1")),
+        from,
+        now,
+    );
+    assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
+    // A re-INVITE: its To tag is the dialog's, so the 503 keeps it.
+    let in_dialog = |method: &str, branch: &str| {
+        let mut r = request(method, branch, "192.0.2.1");
+        r.set_header(
+            &crate::name::HeaderName::TO,
+            "<sip:bob@example.com>;tag=dlg7",
+        )
+        .unwrap();
+        r.set_header(&crate::name::HeaderName::CALL_ID, "dialog-7@example.com")
+            .unwrap();
+        r
+    };
+    layer.handle_message(
+        Message::Request(in_dialog("INVITE", "z9hG4bKreinv")),
+        from,
+        now,
+    );
+    let Some(Output::Transmit { data, .. }) = layer.poll_output() else {
+        panic!("no 503")
+    };
+    let Message::Response(r) = Message::parse(data).unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.to().unwrap().tag(), Some("dlg7"));
+    assert!(layer.poll_output().is_none());
+    // Its ACK (same branch, §17.1.1.3) ends here, retransmitted or not.
+    for _ in 0..2 {
+        layer.handle_message(
+            Message::Request(in_dialog("ACK", "z9hG4bKreinv")),
+            from,
+            now,
+        );
+        assert!(layer.poll_output().is_none());
+    }
+    // The ACK of a 2xx in the same dialog (a new branch) still passes up.
+    layer.handle_message(
+        Message::Request(in_dialog("ACK", "z9hG4bKack2xx")),
+        from,
+        now,
+    );
+    assert!(matches!(layer.poll_output(), Some(Output::Ack { .. })));
+}
+
+#[test]
 fn under_overload_a_cancel_for_an_invite_in_progress_still_works() {
     let config = Config {
         max_server_transactions: 1,
