@@ -329,4 +329,122 @@ mod tests {
         assert!(ttl_field(Ttl::secs(2_592_001)) > 1_700_000_000, "absolute");
         assert_eq!(ttl_field(Ttl::After(Duration::MAX)), u64::MAX, "saturates");
     }
+
+    /// What the scripted server does for one request.
+    enum Step {
+        /// Writes these bytes.
+        Reply(&'static [u8]),
+        /// Writes these bytes, then closes the connection.
+        ReplyAndClose(&'static [u8]),
+        /// Writes the first bytes, then (once the client has read them) the
+        /// second, unasked.
+        ReplyThenLater(&'static [u8], &'static [u8]),
+    }
+
+    /// A misbehaving memcached on a free loopback port: each request line gets
+    /// the next step of `script`, whatever connection it came on. Returns
+    /// the address, the number of connections accepted so far, and a signal
+    /// per step once its effects (close, late bytes) are done.
+    async fn scripted(
+        script: Vec<Step>,
+    ) -> (
+        String,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        tokio::sync::mpsc::UnboundedReceiver<()>,
+    ) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::AsyncBufReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
+        let script = std::sync::Arc::new(tokio::sync::Mutex::new(script.into_iter()));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let (script, done) = (script.clone(), done_tx.clone());
+                tokio::spawn(async move {
+                    let (rd, mut wr) = stream.into_split();
+                    let mut lines = tokio::io::BufReader::new(rd).lines();
+                    while let Ok(Some(_line)) = lines.next_line().await {
+                        let step = script.lock().await.next().expect("script too short");
+                        match step {
+                            Step::Reply(b) => {
+                                wr.write_all(b).await.unwrap();
+                                done.send(()).unwrap();
+                            }
+                            Step::ReplyAndClose(b) => {
+                                wr.write_all(b).await.unwrap();
+                                drop(wr);
+                                drop(lines);
+                                done.send(()).unwrap();
+                                return;
+                            }
+                            Step::ReplyThenLater(b, later) => {
+                                wr.write_all(b).await.unwrap();
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                wr.write_all(later).await.unwrap();
+                                done.send(()).unwrap();
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted, done_rx)
+    }
+
+    #[tokio::test]
+    async fn a_connection_out_of_step_is_not_reused() {
+        use std::sync::atomic::Ordering;
+        let (addr, accepted, mut done) = scripted(vec![
+            // 1, 2: a well-behaved exchange reuses its connection.
+            Step::Reply(b"EN\r\n"),
+            Step::Reply(b"EN\r\n"),
+            // 3: an error reply; the server may still answer the command later.
+            Step::Reply(b"SERVER_ERROR out of memory\r\n"),
+            // 4: an answer with unasked bytes behind it.
+            Step::Reply(b"EN\r\nVA 3 c9\r\nold\r\n"),
+            // 5: an answer, then the server closes the idle connection.
+            Step::ReplyAndClose(b"EN\r\n"),
+            // 6: an answer, then a stale reply arrives while it is idle.
+            Step::ReplyThenLater(b"EN\r\n", b"VA 5 c7\r\nstale\r\n"),
+            // 7: the next request must not read that stale value.
+            Step::Reply(b"EN\r\n"),
+        ])
+        .await;
+        let store = MemcachedStore::new(MemcachedConfig::new(addr));
+        let key = MetaKey::new("t:k".into()).unwrap();
+        let conns = || accepted.load(Ordering::SeqCst);
+
+        assert_eq!(store.raw_get(&key).await.unwrap(), None);
+        done.recv().await.unwrap();
+        assert_eq!(store.raw_get(&key).await.unwrap(), None);
+        done.recv().await.unwrap();
+        assert_eq!(conns(), 1, "a clean connection is pooled and reused");
+
+        assert!(store.raw_get(&key).await.is_err());
+        done.recv().await.unwrap();
+        assert_eq!(store.raw_get(&key).await.unwrap(), None);
+        done.recv().await.unwrap();
+        assert_eq!(conns(), 2, "not reused after an error reply");
+
+        // Step 5 comes on connection 3; it is clean, so it goes back to the
+        // pool, and the server then closes it.
+        assert_eq!(store.raw_get(&key).await.unwrap(), None);
+        done.recv().await.unwrap();
+        assert_eq!(conns(), 3, "not reused with unasked bytes buffered");
+
+        assert_eq!(store.raw_get(&key).await.unwrap(), None);
+        assert_eq!(conns(), 4, "a closed pooled connection is replaced");
+        done.recv().await.unwrap();
+
+        assert_eq!(
+            store.raw_get(&key).await.unwrap(),
+            None,
+            "the stale value is not taken as this request's answer"
+        );
+        assert_eq!(conns(), 5, "bytes waiting on a pooled connection: replaced");
+    }
 }
