@@ -10,7 +10,10 @@
 //! `ruri_user`, `ruri_host`, `ruri_port`, `status_code`, `from_display_name`,
 //! `call_id`, `cseq_number`, `cseq_method`, `via_count`, `top_via_branch`,
 //! `from_tag`, `to_tag`, `contact_count`, `route_count`, `content_length`.
-//! Exits 0 unless a file cannot be read.
+//! Exits 0 unless a file cannot be read (1), or stdout is closed (at once,
+//! quietly, e.g. into `head`). File names that are not UTF-8 print lossily.
+
+use std::io::Write;
 
 use bytes::Bytes;
 use clearwater_sip::{Message, Triage, TriageConfig, Uri, triage};
@@ -19,8 +22,10 @@ use serde_json::{Map, Value, json};
 fn main() {
     let config = TriageConfig::default();
     let mut failed = false;
-    for path in std::env::args().skip(1) {
-        let raw = match std::fs::read(&path) {
+    let mut stdout = std::io::stdout().lock();
+    for os_path in std::env::args_os().skip(1) {
+        let path = os_path.to_string_lossy();
+        let raw = match std::fs::read(&os_path) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("{path}: {e}");
@@ -46,13 +51,16 @@ fn main() {
                 out.insert("reason".into(), json!(why.as_ref()));
             }
         }
-        println!("{}", Value::Object(out));
+        if writeln!(stdout, "{}", Value::Object(out)).is_err() {
+            // The reader went away: nothing more to say.
+            std::process::exit(i32::from(failed));
+        }
     }
     std::process::exit(i32::from(failed));
 }
 
-/// Fills the accepted-message fields. Triage validated every header read here,
-/// so decoding errors cannot occur; they would print as null.
+/// Fills the accepted-message fields. Triage validated the headers read here
+/// (Route only in requests); counts are of values, well-formed or not.
 fn describe(msg: &Message, out: &mut Map<String, Value>) {
     let mut put = |k: &str, v: Value| {
         out.insert(k.to_owned(), v);
@@ -105,7 +113,7 @@ fn describe(msg: &Message, out: &mut Map<String, Value>) {
         "cseq_method",
         json!(cseq.as_ref().map(|c| c.method.as_str().to_owned())),
     );
-    put("via_count", json!(msg.vias().filter(Result::is_ok).count()));
+    put("via_count", json!(msg.vias().count()));
     put(
         "top_via_branch",
         json!(msg.via().ok().and_then(|v| v.branch().map(str::to_owned))),
@@ -115,13 +123,7 @@ fn describe(msg: &Message, out: &mut Map<String, Value>) {
         "to_tag",
         json!(msg.to().ok().and_then(|t| t.tag().map(str::to_owned))),
     );
-    put(
-        "contact_count",
-        json!(msg.contacts().filter(Result::is_ok).count()),
-    );
-    put(
-        "route_count",
-        json!(msg.routes().filter(Result::is_ok).count()),
-    );
+    put("contact_count", json!(msg.contacts().count()));
+    put("route_count", json!(msg.routes().count()));
     put("content_length", json!(msg.body().len()));
 }

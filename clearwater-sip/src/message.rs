@@ -719,11 +719,9 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
         return Err(Error::Limit("message size"));
     }
     let b: &[u8] = &buf;
+    // Line breaks before the start line are ignored (§7.5), in any mix.
     let mut start = 0;
-    while b[start..].starts_with(b"\r\n") {
-        start += 2;
-    }
-    while b.get(start) == Some(&b'\n') {
+    while matches!(b.get(start), Some(b'\r' | b'\n')) {
         start += 1;
     }
     let nl =

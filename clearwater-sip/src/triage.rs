@@ -15,7 +15,8 @@
 //! |---|---|
 //! | start line, header field syntax, Content-Length | 400 |
 //! | Via, From, To, Call-ID, CSeq absent | 400 `Missing X Header` |
-//! | From, To, Call-ID, CSeq, Max-Forwards, Content-Length repeated | 400 `Multiple X Headers` |
+//! | From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Content-Type, Expires, Min-Expires, Date repeated | 400 `Multiple X Headers` |
+//! | `Contact: *` together with other Contact values | 400 (RFC 3261 §20.10, §10.3 step 6) |
 //! | malformed value of a validated header (list below) | 400 `Bad X Header` |
 //! | CSeq method differs from the Request-Line method | 400 (501 when the method is unknown, RFC 4475 §3.1.2.18) |
 //! | Request-URI carries a headers component | 400 (RFC 3261 §19.1.5) |
@@ -28,6 +29,14 @@
 //! Date, Require, Proxy-Require, Supported. Other headers are decoded (and
 //! their errors reported) only when an application reads them, so a proxy
 //! forwards unknown or unread headers untouched.
+//!
+//! Responses with any of these defects are dropped; their Contact and
+//! Record-Route values are validated too (a UA builds its dialog from them).
+//!
+//! A rejected request gets its answer whenever it has a Via to send it along
+//! (RFC 4475 §3.1.2.14 asks for a 400 to a request missing Call-ID, From and
+//! To): [`Rejection::response`] copies whichever of From, To, Call-ID and
+//! CSeq it has.
 //!
 //! Missing Max-Forwards and a missing From tag are accepted for RFC 2543
 //! compatibility (RFC 4475 §3.4.1); semantic checks that depend on what an
@@ -116,21 +125,14 @@ impl Rejection {
     }
 
     /// The stateless response (RFC 3261 §8.2.6): Via, From, To (with `to_tag`
-    /// added when absent), Call-ID and CSeq copied from the request. `None`
-    /// when the request lacks one of those, so no response can reach its
-    /// transaction.
+    /// added when absent), Call-ID and CSeq copied from the request, as many
+    /// of the last four as it has (a request missing some is answered too,
+    /// RFC 4475 §3.1.2.14). `None` when the request has no Via, so no
+    /// response could be sent back.
     pub fn response(&self, to_tag: Option<&str>) -> Option<Response> {
         match &self.request {
             Some(req) => {
-                let h = req.headers();
-                let needed = [
-                    HeaderName::VIA,
-                    HeaderName::FROM,
-                    HeaderName::TO,
-                    HeaderName::CALL_ID,
-                    HeaderName::CSEQ,
-                ];
-                if !needed.iter().all(|n| h.contains(n)) {
+                if !req.headers().contains(&HeaderName::VIA) {
                     return None;
                 }
                 // A To we cannot parse is copied as received, without a tag.
@@ -223,13 +225,14 @@ fn first_line(b: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// A token followed by a space: enough to believe a SIP request was meant.
+/// A token followed by white space: enough to believe a SIP request was
+/// meant (a tab instead of the space is a malformed request, not garbage).
 fn looks_like_request_line(line: &[u8]) -> bool {
     let n = line
         .iter()
         .position(|&c| !scan::is(c, scan::TOKEN))
         .unwrap_or(line.len());
-    n > 0 && line.get(n) == Some(&b' ')
+    n > 0 && matches!(line.get(n), Some(b' ' | b'\t'))
 }
 
 type Check = Result<(), (StatusCode, Error)>;
@@ -268,10 +271,26 @@ fn check_common(h: &Headers, limits: &Limits) -> Result<CSeq, Error> {
         (Known::CallId, "Call-ID"),
         (Known::CSeq, "CSeq"),
         (Known::MaxForwards, "Max-Forwards"),
+        (Known::ContentLength, "Content-Length"),
     ] {
         if h.hot_repeated(k) {
             return Err(Error::Duplicate(name));
         }
+    }
+    // Single-valued headers that are not indexed: one pass counts them.
+    let mut seen = [false; 4];
+    for e in &h.entries {
+        let (i, name) = match e.known {
+            Some(Known::ContentType) => (0, "Content-Type"),
+            Some(Known::Expires) => (1, "Expires"),
+            Some(Known::MinExpires) => (2, "Min-Expires"),
+            Some(Known::Date) => (3, "Date"),
+            _ => continue,
+        };
+        if seen[i] {
+            return Err(Error::Duplicate(name));
+        }
+        seen[i] = true;
     }
     let vias = each::<Via<'_>>(h)?;
     if vias > limits.max_vias {
@@ -289,7 +308,7 @@ fn check_request(req: &Request, config: &TriageConfig) -> Check {
     let cseq = check_common(h, &config.limits).map_err(bad)?;
     (|| -> Result<(), Error> {
         each::<MaxForwards>(h)?;
-        each::<Contact<'_>>(h)?;
+        check_contacts(h)?;
         each::<Route<'_>>(h)?;
         each::<RecordRoute<'_>>(h)?;
         each::<Path<'_>>(h)?;
@@ -333,8 +352,29 @@ fn check_request(req: &Request, config: &TriageConfig) -> Check {
     Ok(())
 }
 
+/// Every Contact value well-formed, and `*` only as the whole Contact
+/// (RFC 3261 §20.10 grammar: `STAR / (contact-param *(COMMA contact-param))`).
+fn check_contacts(h: &Headers) -> Result<(), Error> {
+    let (mut n, mut star) = (0usize, false);
+    for c in h.typed_all::<Contact<'_>>() {
+        star |= c?.is_star();
+        n += 1;
+    }
+    if star && n > 1 {
+        return Err(Error::Header {
+            header: "Contact",
+            detail: "'*' together with other values",
+        });
+    }
+    Ok(())
+}
+
 fn check_response(resp: &Response, config: &TriageConfig) -> Result<(), Error> {
-    check_common(resp.headers(), &config.limits)?;
+    let h = resp.headers();
+    check_common(h, &config.limits)?;
+    // The dialog a UA builds from a response rests on these (§12.1.2).
+    check_contacts(h)?;
+    each::<RecordRoute<'_>>(h)?;
     // A Via sent-by that is the IPv4 broadcast address can only be an attack
     // or a mistake (RFC 4475 §3.3.10): neither a UA nor a proxy may act on it.
     for via in resp.vias() {
@@ -384,7 +424,9 @@ fn salvage_response(raw: &[u8], status: StatusCode, reason: &str) -> Option<Resp
         resp.push_header(&name, value).ok()?;
         found[idx] = true;
     }
-    if !found.iter().all(|&f| f) {
+    // Whatever else is missing, a Via lets the answer go back (RFC 4475
+    // §3.1.2.14 expects a 400 to a request without Call-ID, From and To).
+    if !found[0] {
         return None;
     }
     resp.push_header(&HeaderName::CONTENT_LENGTH, "0").ok()?;
@@ -464,6 +506,137 @@ mod tests {
         let resp = r.response(None).unwrap();
         let again = Message::parse(resp.to_bytes()).unwrap();
         assert_eq!(again.call_id().unwrap().as_str(), "c1");
+    }
+
+    fn reject_reason(s: &str) -> String {
+        match t(s) {
+            Triage::Reject(r) => format!("{} {}", r.status().as_u16(), r.reason()),
+            other => panic!("expected reject, got {other:?}"),
+        }
+    }
+
+    const OK: &str = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>;tag=2\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@192.0.2.4>\r\nRecord-Route: <sip:p.example.com;lr>\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn single_valued_headers_may_not_repeat() {
+        let cl = "Content-Length: 0\r\n";
+        assert_eq!(
+            reject_reason(&GOOD.replace(cl, &cl.repeat(2))),
+            "400 Multiple Content-Length Headers"
+        );
+        for (line, name) in [
+            ("Expires: 10\r\nExpires: 20\r\n", "Expires"),
+            ("Min-Expires: 10\r\nMin-Expires: 10\r\n", "Min-Expires"),
+            (
+                "Content-Type: application/sdp\r\nc: text/plain\r\n",
+                "Content-Type",
+            ),
+            (
+                "Date: Sat, 13 Nov 2010 23:29:00 GMT\r\nDate: Sat, 13 Nov 2010 23:29:00 GMT\r\n",
+                "Date",
+            ),
+        ] {
+            let msg = GOOD.replace(cl, &format!("{line}{cl}"));
+            assert_eq!(
+                reject_reason(&msg),
+                format!("400 Multiple {name} Headers"),
+                "{line}"
+            );
+            // Once is fine.
+            let first = &line[..line.find('\n').unwrap() + 1];
+            let once = GOOD.replace(cl, &format!("{first}{cl}"));
+            assert!(matches!(t(&once), Triage::Accept(_)), "{first}");
+        }
+    }
+
+    #[test]
+    fn a_star_contact_stands_alone() {
+        let cl = "Content-Length: 0\r\n";
+        for contacts in [
+            "Contact: *, <sip:bob@192.0.2.4>\r\n",
+            "Contact: <sip:bob@192.0.2.4>, *\r\n",
+            "Contact: *\r\nContact: <sip:bob@192.0.2.4>\r\n",
+            "Contact: *\r\nContact: *\r\n",
+        ] {
+            let msg = GOOD.replace(cl, &format!("{contacts}{cl}"));
+            assert_eq!(reject_status(&msg), 400, "{contacts}");
+        }
+        let alone = GOOD.replace(cl, &format!("Contact: *\r\n{cl}"));
+        assert!(matches!(t(&alone), Triage::Accept(_)));
+    }
+
+    #[test]
+    fn responses_with_a_broken_contact_or_record_route_are_dropped() {
+        assert!(matches!(t(OK), Triage::Accept(_)));
+        for (from, to) in [
+            (
+                "Contact: <sip:bob@192.0.2.4>",
+                "Contact: <sip:bob@192.0.2.4",
+            ),
+            (
+                "Contact: <sip:bob@192.0.2.4>",
+                "Contact: *, <sip:b@h.example>",
+            ),
+            (
+                "Record-Route: <sip:p.example.com;lr>",
+                "Record-Route: sip:p.example.com",
+            ),
+            (
+                "Content-Length: 0",
+                "Content-Length: 0\r\nContent-Length: 0",
+            ),
+        ] {
+            assert!(matches!(t(&OK.replace(from, to)), Triage::Drop(_)), "{to}");
+        }
+    }
+
+    #[test]
+    fn a_tab_in_the_request_line_is_a_bad_request_not_garbage() {
+        let msg = GOOD.replace("OPTIONS sip:", "OPTIONS\tsip:");
+        assert_eq!(reject_status(&msg), 400);
+    }
+
+    #[test]
+    fn any_mix_of_line_breaks_before_the_start_line_is_ignored() {
+        for lead in ["\n\r\n", "\r\n\n\r\n", "\r\r\n", "\n\n"] {
+            assert!(
+                matches!(t(&format!("{lead}{GOOD}")), Triage::Accept(_)),
+                "{lead:?}"
+            );
+            assert!(
+                matches!(t(&format!("{lead}{OK}")), Triage::Accept(_)),
+                "{lead:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_missing_from_to_call_id_is_still_answered() {
+        // RFC 4475 §3.1.2.14 (insuf): the 400 goes back along the Via.
+        let msg = GOOD
+            .replace("From: <sip:a@example.com>;tag=1\r\n", "")
+            .replace("To: <sip:bob@example.com>\r\n", "")
+            .replace("Call-ID: c1\r\n", "");
+        let Triage::Reject(r) = t(&msg) else { panic!() };
+        let resp = r.response(Some("x")).unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(resp.via().unwrap().branch(), Some("z9hG4bK1"));
+        assert_eq!(resp.cseq().unwrap().seq, 1);
+        assert!(resp.call_id().is_err());
+        // The same through the salvage path (a broken request line).
+        let broken = msg.replace("OPTIONS sip:", "OPTIONS  sip:");
+        let Triage::Reject(r) = t(&broken) else {
+            panic!()
+        };
+        assert!(r.request().is_none());
+        let resp = r.response(None).unwrap();
+        assert_eq!(resp.via().unwrap().branch(), Some("z9hG4bK1"));
+        // Without a Via there is nowhere to send it.
+        let no_via = GOOD.replace("Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n", "");
+        let Triage::Reject(r) = t(&no_via) else {
+            panic!()
+        };
+        assert!(r.response(None).is_none());
     }
 
     #[test]
