@@ -86,7 +86,10 @@ impl<'a> Host<'a> {
                 let b = other.text.strip_suffix('.').unwrap_or(other.text);
                 a.eq_ignore_ascii_case(b)
             }
-            (HostTag::V4, HostTag::V4) | (HostTag::V6, HostTag::V6) => self.kind() == other.kind(),
+            // Addresses by value; one that cannot be read matches nothing.
+            (HostTag::V4, HostTag::V4) | (HostTag::V6, HostTag::V6) => {
+                self.ip().is_some() && self.ip() == other.ip()
+            }
             _ => false,
         }
     }
@@ -279,7 +282,13 @@ pub(crate) fn is_ipv6(b: &[u8]) -> bool {
             }
             b'.' => {
                 // A trailing IPv4 address: two groups, and it ends the address.
-                if groups > 6 || parse_ipv4(&b[start..]).is_none() {
+                // Its octets are RFC 3986 dec-octets (RFC 5954 §4.1): no
+                // leading zeros, unlike RFC 3261's own IPv4address.
+                let quad = &b[start..];
+                let leading_zero = quad
+                    .split(|&c| c == b'.')
+                    .any(|o| o.len() > 1 && o[0] == b'0');
+                if groups > 6 || leading_zero || parse_ipv4(quad).is_none() {
                     return false;
                 }
                 groups += 2;
@@ -395,6 +404,22 @@ mod tests {
         #[test]
         fn ipv6_validator_agrees_with_std(s in "[0-9a-fA-F:.g]{0,48}") {
             prop_assert_eq!(is_ipv6(s.as_bytes()), s.parse::<Ipv6Addr>().is_ok());
+        }
+
+        #[test]
+        fn ipv6_validator_agrees_with_std_on_dotted_quads(
+            g in any::<[u16; 2]>(),
+            o in any::<[u8; 4]>(),
+            zeros in any::<[bool; 4]>(),
+        ) {
+            // Leading zeros in the IPv4 part (std and RFC 5954 refuse them).
+            let quad: Vec<String> = o
+                .iter()
+                .zip(zeros)
+                .map(|(o, z)| if z { format!("0{o}") } else { o.to_string() })
+                .collect();
+            let text = format!("{:x}:{:x}::{}", g[0], g[1], quad.join("."));
+            prop_assert_eq!(is_ipv6(text.as_bytes()), text.parse::<Ipv6Addr>().is_ok());
         }
 
         #[test]
@@ -517,5 +542,19 @@ mod tests {
         let d = Host::parse("[2001:0db8:0:0::1]").unwrap();
         assert!(c.matches(&d));
         assert!(!a.matches(&c));
+        // Embedded IPv4 octets with leading zeros are refused (RFC 5954), so
+        // two different such hosts can never both be read as "some domain".
+        assert!(Host::parse("[::1.2.3.04]").is_err());
+        assert!(Host::parse("[::9.9.9.09]").is_err());
+        let e = Host::parse("[::1.2.3.4]").unwrap();
+        let f = Host::parse("[::102:304]").unwrap();
+        assert!(e.matches(&f));
+        assert!(!e.matches(&Host::parse("[::9.9.9.9]").unwrap()));
+        // RFC 3261's own IPv4address allows leading zeros; compared by value.
+        assert!(
+            Host::parse("192.0.2.01")
+                .unwrap()
+                .matches(&Host::parse("192.0.2.1").unwrap())
+        );
     }
 }

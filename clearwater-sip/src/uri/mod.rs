@@ -294,6 +294,27 @@ impl<'a> SipUri<'a> {
         host: &str,
         port: Option<u16>,
     ) -> Result<SipUri<'static>, Error> {
+        // Each part on its own: text that parses only as a whole URI (a
+        // host carrying `;maddr=...` or `user@`) is refused.
+        if host::classify(host.as_bytes()).is_err() {
+            return Err(Error::Invalid("bad host for SIP URI"));
+        }
+        if let Some(u) = user {
+            let (name, password) = match u.split_once(':') {
+                Some((n, p)) => (n, Some(p)),
+                None => (u, None),
+            };
+            let whole = |text: &str, class| {
+                let mut sc = Scanner::new(text.as_bytes());
+                sc.take_escaped(class).is_ok_and(|t| t.len() == text.len())
+            };
+            if name.is_empty()
+                || !whole(name, scan::USER)
+                || password.is_some_and(|p| !whole(p, scan::PASSWORD))
+            {
+                return Err(Error::Invalid("bad user part for SIP URI"));
+            }
+        }
         let mut s = String::with_capacity(8 + host.len() + user.map_or(0, str::len));
         s.push_str("sip:");
         if let Some(u) = user {
@@ -592,16 +613,20 @@ impl PartialEq for SipUri<'_> {
                 return false;
             }
         }
-        // Headers: every header in either must be in the other and match.
+        // Headers: the same headers, each as often, in any order; names
+        // case-insensitively, values exactly (escapes resolved): most header
+        // values, Call-ID among them (§20.8), are case-sensitive.
         let ha: Vec<_> = self.header_pairs().collect();
-        let hb: Vec<_> = other.header_pairs().collect();
-        let covered = |x: &[(&str, &str)], y: &[(&str, &str)]| {
-            x.iter().all(|(n, v)| {
-                y.iter()
-                    .any(|(m, w)| eq_escaped(n, m, true) && eq_escaped(v, w, true))
-            })
-        };
-        covered(&ha, &hb) && covered(&hb, &ha)
+        let mut hb: Vec<_> = other.header_pairs().map(Some).collect();
+        if ha.len() != hb.len() {
+            return false;
+        }
+        ha.iter().all(|(n, v)| {
+            hb.iter_mut()
+                .find(|h| h.is_some_and(|(m, w)| eq_escaped(n, m, true) && eq_escaped(v, w, false)))
+                .map(Option::take)
+                .is_some()
+        })
     }
 }
 
@@ -752,26 +777,27 @@ impl PartialEq for TelUri<'_> {
         {
             return false;
         }
-        let (pa, pb) = (self.params(), other.params());
-        if pa.len() != pb.len() {
-            return false;
-        }
-        let norm = |v: Option<&str>| -> String {
-            let v = v.unwrap_or("");
-            let v = unescape(v);
-            let s = String::from_utf8_lossy(&v).to_ascii_lowercase();
-            if s.starts_with('+') {
-                s.chars()
-                    .filter(|c| !matches!(c, '-' | '.' | '(' | ')'))
-                    .collect()
-            } else {
-                s
-            }
+        // Both parameter lists as sorted (name, value) octets: the same set,
+        // repeats counted, escapes resolved, case ignored (§4 rules 4–6).
+        let norm = |p: Params<'_>| -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+            let mut v: Vec<_> = p
+                .iter()
+                .map(|(n, v)| {
+                    let value = v.map(|v| {
+                        let mut v = unescape(v).to_ascii_lowercase();
+                        if v.first() == Some(&b'+') {
+                            v.retain(|c| !matches!(c, b'-' | b'.' | b'(' | b')'));
+                        }
+                        v
+                    });
+                    (n.to_ascii_lowercase().into_bytes(), value)
+                })
+                .collect();
+            v.sort_unstable();
+            v
         };
-        pa.iter().all(|(n, v)| {
-            pb.iter()
-                .any(|(m, w)| n.eq_ignore_ascii_case(m) && norm(v) == norm(w))
-        })
+        let (pa, pb) = (self.params(), other.params());
+        pa.len() == pb.len() && norm(pa) == norm(pb)
     }
 }
 

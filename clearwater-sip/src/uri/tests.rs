@@ -132,6 +132,18 @@ fn equivalence_rfc3261_examples() {
     assert_ne!(sip("sip:a@b.com;x=1;x=2"), sip("sip:a@b.com;x=1"));
     assert_ne!(sip("sip:a@b.com?h=1&h=1"), sip("sip:a@b.com?h=1&h=2"));
     assert_ne!(sip("sip:a@b.com?h=1&h=2"), sip("sip:a@b.com?h=1&h=1"));
+    // Header components: repeats count; values are compared exactly (Call-ID
+    // is case-sensitive, §20.8), names case-insensitively, in any order.
+    assert_ne!(sip("sip:a@b.com?h=1&h=1"), sip("sip:a@b.com?h=1"));
+    assert_ne!(sip("sip:a@b.com?h=1"), sip("sip:a@b.com?h=1&h=1"));
+    assert_ne!(
+        sip("sip:a@b.com?Call-ID=ABC"),
+        sip("sip:a@b.com?Call-ID=abc")
+    );
+    assert_eq!(
+        sip("sip:a@b.com?call-id=ABC&x=%41"),
+        sip("sip:a@b.com?x=A&Call-ID=ABC")
+    );
     // RFC 4475 §3.1.1.3: escaped forms compare equal to unescaped
     assert_eq!(sip("sip:%75se%72@example.com"), sip("sip:user@example.com"));
     assert_eq!(
@@ -160,6 +172,22 @@ fn tel() {
     assert_eq!(
         TelUri::parse("tel:7042;phone-context=EXAMPLE.com;ext=1").unwrap(),
         TelUri::parse("tel:7042;ext=1;phone-context=example.com").unwrap()
+    );
+    // Repeated parameters count: equality stays symmetric (RFC 3966 §4).
+    let (a, b) = (
+        TelUri::parse("tel:+1;x=1;x=1").unwrap(),
+        TelUri::parse("tel:+1;x=1;y=2").unwrap(),
+    );
+    assert_ne!(a, b);
+    assert_ne!(b, a);
+    // Escaped octets compare as octets, not as one replacement character.
+    assert_ne!(
+        TelUri::parse("tel:1;phone-context=a%FF").unwrap(),
+        TelUri::parse("tel:1;phone-context=a%FE").unwrap()
+    );
+    assert_eq!(
+        TelUri::parse("tel:1;phone-context=b%41").unwrap(),
+        TelUri::parse("tel:1;phone-context=BA").unwrap()
     );
     for bad in [
         "tel:",
@@ -210,6 +238,17 @@ fn building_and_editing() {
     );
     assert!(u.with_param("bad name", None).is_err());
     assert!(SipUri::new(None, "bad host!", None).is_err());
+    // Each part is checked on its own, not only the URI they make together.
+    assert!(SipUri::new(None, "example.com;maddr=evil.example", None).is_err());
+    assert!(SipUri::new(None, "alice@evil.example", None).is_err());
+    assert!(SipUri::new(Some("a@b"), "example.com", None).is_err());
+    assert!(SipUri::new(Some(""), "example.com", None).is_err());
+    assert_eq!(
+        SipUri::new(Some("a%20b:pw"), "[::1]", Some(5062))
+            .unwrap()
+            .as_str(),
+        "sip:a%20b:pw@[::1]:5062"
+    );
     let h = sip("sip:a@b.com;lr?x=y").without_headers();
     assert_eq!(h.as_str(), "sip:a@b.com;lr");
     assert_eq!(escape_user("a b@c"), "a%20b%40c");
