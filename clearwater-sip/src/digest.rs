@@ -920,10 +920,11 @@ fn parse_nc(s: &str) -> Result<u32, Error> {
 impl DigestCredentials {
     /// Reads credentials. Fails with [`Error::Digest`] when the scheme is not
     /// Digest; `username`, `realm`, `nonce`, `uri` or `response` is missing
-    /// (present but empty is accepted); `qop` is not `auth` / `auth-int`;
-    /// `qop` comes without `cnonce` or `nc`; `nc` is not 8 lowercase hex
-    /// digits; or a
-    /// parameter appears twice.
+    /// (present but empty is accepted); `qop` is not `auth` / `auth-int` in
+    /// lower case (the response is computed over `qop` as written, and
+    /// recomputed here from the lower-case token, as with `nc`); `qop` comes
+    /// without `cnonce` or `nc`; `nc` is not 8 lowercase hex digits; a
+    /// `-sess` algorithm comes without `qop`; or a parameter appears twice.
     pub fn from_credentials(credentials: &Credentials<'_>) -> Result<DigestCredentials, Error> {
         if !credentials.is_scheme("Digest") {
             return Err(Error::Digest("not Digest credentials"));
@@ -931,7 +932,11 @@ impl DigestCredentials {
         let p = collect(credentials.params(), &CR_NAMES)?;
         let qop = match p.get(CR_QOP) {
             None => None,
-            Some(q) => Some(Qop::parse(q.trim()).ok_or(Error::Digest("unsupported qop"))?),
+            Some(q) => match q.trim() {
+                "auth" => Some(Qop::Auth),
+                "auth-int" => Some(Qop::AuthInt),
+                _ => return Err(Error::Digest("qop is not auth or auth-int")),
+            },
         };
         let nc = p.get(CR_NC).map(|v| parse_nc(v.trim())).transpose()?;
         let cnonce = p.string(CR_CNONCE);
@@ -943,13 +948,18 @@ impl DigestCredentials {
                 return Err(Error::Digest("qop without nc"));
             }
         }
+        let algorithm = p.algorithm(CR_ALGORITHM)?;
+        if qop.is_none() && algorithm.is_sess() {
+            // HA1 of a -sess algorithm needs the cnonce that only comes with qop.
+            return Err(Error::Digest("-sess algorithm without qop"));
+        }
         Ok(DigestCredentials {
             username: p.required(CR_USERNAME, "credentials without username")?,
             realm: p.required(CR_REALM, "credentials without realm")?,
             nonce: p.required(CR_NONCE, "credentials without nonce")?,
             uri: p.required(CR_URI, "credentials without uri")?,
             response: p.required(CR_RESPONSE, "credentials without response")?,
-            algorithm: p.algorithm(CR_ALGORITHM)?,
+            algorithm,
             cnonce,
             opaque: p.string(CR_OPAQUE),
             qop,
@@ -1029,12 +1039,18 @@ impl DigestCredentials {
     }
 
     /// Whether these credentials answer `challenge`: same realm, nonce,
-    /// opaque and algorithm. A server checks this (and that the nonce is
-    /// still fresh, and `uri` against the Request-URI) before
-    /// [`verify`](Self::verify).
+    /// opaque and algorithm, and, when the challenge offered `qop`, one of
+    /// the offered values (RFC 7616 §3.4, RFC 3261 §22.4: a client cannot
+    /// downgrade `auth-int` to `auth`, or drop `qop` and with it `nc`). A
+    /// challenge without `qop` takes either form. A server checks this (and
+    /// that the nonce is still fresh, and `uri` against the Request-URI)
+    /// before [`verify`](Self::verify).
     #[must_use]
     pub fn answers(&self, challenge: &DigestChallenge) -> bool {
-        self.realm == challenge.realm
+        let qop_ok =
+            challenge.qop.is_empty() || self.qop.is_some_and(|q| challenge.qop.contains(&q));
+        qop_ok
+            && self.realm == challenge.realm
             && self.nonce == challenge.nonce
             && self.opaque == challenge.opaque
             && self
@@ -1732,6 +1748,17 @@ mod tests {
         assert!(
             !creds.answers(&DigestChallenge::new(R2617_REALM, "stale").with_opaque(R2617_OPAQUE))
         );
+        // qop must be one the challenge offered: no downgrade from auth-int
+        // to auth, no dropping qop (and its nc) altogether.
+        assert_eq!(creds.qop, Some(Qop::Auth));
+        assert!(!creds.answers(&rfc2617_challenge().with_qop(&[Qop::AuthInt])));
+        assert!(creds.answers(&rfc2617_challenge().with_qop(&[Qop::AuthInt, Qop::Auth])));
+        let mut legacy = creds.clone();
+        (legacy.qop, legacy.nc, legacy.cnonce) = (None, None, None);
+        assert!(!legacy.answers(&rfc2617_challenge()));
+        // A challenge without qop takes either form.
+        assert!(legacy.answers(&rfc2617_challenge().with_qop(&[])));
+        assert!(creds.answers(&rfc2617_challenge().with_qop(&[])));
     }
 
     #[test]
@@ -1753,8 +1780,11 @@ mod tests {
             "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:r\", response=\"00\", qop=auth, nc=+0000001, cnonce=\"c\"",
             "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:r\", response=\"00\", qop=auth, nc=000000001, cnonce=\"c\"",
             "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:r\", response=\"00\", qop=auth, nc=\"\", cnonce=\"c\"",
-            // unknown qop
+            // unknown qop, or not in lower case (it is hashed as written)
             "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:r\", response=\"00\", qop=auth-conf, nc=00000001, cnonce=\"c\"",
+            "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:r\", response=\"00\", qop=AUTH, nc=00000001, cnonce=\"c\"",
+            // -sess without qop: no cnonce for its HA1
+            "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:r\", response=\"00\", algorithm=MD5-sess",
             // qop without its companions
             "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:r\", response=\"00\", qop=auth, nc=00000001",
             "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:r\", response=\"00\", qop=auth, cnonce=\"c\"",
