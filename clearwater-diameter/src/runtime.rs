@@ -742,7 +742,22 @@ async fn drive(
                 }
             },
             _ = sleep => peer.handle_timeout(Instant::now()),
+            // The writer gave up (a write failed or passed `write_timeout`):
+            // the connection is dead now, not at the next message queued.
+            () = writer_gone(&writer), if writer.is_some() => {
+                tracing::warn!("diameter write failed or timed out: closing");
+                writer = None;
+                reader = None;
+                peer.closed(Instant::now());
+            }
         }
+    }
+}
+
+async fn writer_gone(writer: &Option<mpsc::Sender<Bytes>>) {
+    match writer {
+        Some(w) => w.closed().await,
+        None => std::future::pending().await,
     }
 }
 

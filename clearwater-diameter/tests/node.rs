@@ -326,6 +326,129 @@ async fn a_serving_node_accepts_only_the_peers_it_lists() {
     task.abort();
 }
 
+#[tokio::test]
+async fn a_peer_that_stops_reading_is_dropped_at_the_write_timeout() {
+    // 32 requests of 512 KiB (16 MiB) are more than the socket buffers hold
+    // (the client's send buffer is at most 4 MiB). They are all queued well
+    // before the 1 s write timeout, so nothing more is sent: the writer's
+    // end alone must close the connection and fail them.
+    stalled_peer_fails_requests(|c| c.write_timeout = Duration::from_secs(1), 32).await;
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_reading_is_dropped_when_its_queue_is_full() {
+    // A queue of 4 messages and a write timeout longer than the test: the
+    // full queue alone closes the connection.
+    stalled_peer_fails_requests(
+        |c| {
+            c.write_timeout = Duration::from_secs(3600);
+            c.max_write_queue = 4;
+        },
+        32,
+    )
+    .await;
+}
+
+/// client → relay → HSS; once a request has passed, the relay stops reading
+/// from the client, so the client's socket fills. `n` requests of 512 KiB
+/// must then fail well before their own 30 s timeout, and the peer close.
+async fn stalled_peer_fails_requests(tune: impl FnOnce(&mut NodeConfig), n: usize) {
+    let (relay_port, stalled, relay_task, server_task) = stalling_relay().await;
+    let client = Node::new({
+        let mut c = config("scscf.example.com", "example.com");
+        c.request_timeout = Duration::from_secs(30);
+        c.watchdog = Duration::from_secs(30);
+        tune(&mut c);
+        c
+    });
+    client.add_peer(spec(relay_port, "example.net"));
+    assert!(client.wait_open(1, WAIT).await);
+    let a = client.request(mar("example.net")).await.unwrap();
+    assert_eq!(a.result_code().unwrap(), Some(ResultCode::SUCCESS));
+    stalled.store(true, Ordering::SeqCst);
+    let big = vec![b'x'; 512 * 1024];
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let c = client.clone();
+        let m = mar("example.net").with(Avp::octets(code::USER_NAME, &big));
+        set.spawn(async move { c.request(m).await });
+    }
+    let results = tokio::time::timeout(Duration::from_secs(10), set.join_all())
+        .await
+        .expect("requests to a peer that does not read must fail, not hang");
+    assert!(results.iter().all(Result::is_err), "{results:?}");
+    assert!(!client.peers().iter().any(|p| p.open));
+    relay_task.abort();
+    server_task.abort();
+}
+
+/// An HSS (watchdog 30 s, so it never closes for want of DWAs) behind a TCP
+/// relay on a free loopback port that stops reading from its clients once
+/// the flag is set. The relay's receive buffer is small (accepted sockets
+/// inherit it), so what it holds is bounded by the client's send buffer.
+async fn stalling_relay() -> (
+    u16,
+    Arc<std::sync::atomic::AtomicBool>,
+    JoinHandle<()>,
+    JoinHandle<()>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Node::new({
+        let mut c = config("hss1.example.net", "example.net");
+        c.watchdog = Duration::from_secs(30);
+        c
+    });
+    server.set_handler(|m: Message, _from: PeerInfo| async move {
+        answer(&m, "hss1.example.net", ResultCode::SUCCESS)
+    });
+    let (hss_port, server_task) = serve(&server).await;
+    let relay = {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        s.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        s.listen(16).unwrap()
+    };
+    let relay_port = relay.local_addr().unwrap().port();
+    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let st = stalled.clone();
+    let relay_task = tokio::spawn(async move {
+        while let Ok((client, _)) = relay.accept().await {
+            let st = st.clone();
+            tokio::spawn(async move {
+                let upstream = tokio::net::TcpStream::connect(("127.0.0.1", hss_port))
+                    .await
+                    .unwrap();
+                let (mut cr, mut cw) = client.into_split();
+                let (mut ur, mut uw) = upstream.into_split();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = ur.read(&mut buf).await {
+                        if n == 0 || cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    if st.load(Ordering::SeqCst) {
+                        // Stop reading, keep the connection open.
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    match cr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if uw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (relay_port, stalled, relay_task, server_task)
+}
+
 /// An HSS node serving only `allowed` peers.
 async fn serve_listing(allowed: Vec<String>) -> (Node, u16, JoinHandle<()>) {
     let node = Node::new({
