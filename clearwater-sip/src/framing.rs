@@ -217,10 +217,11 @@ impl Framer {
             st.pos = end;
             st.search = end;
         }
-        let total = st.pos + st.content_length.unwrap_or(0);
-        if total > self.limits.max_message_size {
-            return Err(Error::Limit("message size"));
-        }
+        let total = st
+            .pos
+            .checked_add(st.content_length.unwrap_or(0))
+            .filter(|&t| t <= self.limits.max_message_size)
+            .ok_or(Error::Limit("message size"))?;
         st.total = Some(total);
         Ok(if buf.len() < total {
             Frame::Partial

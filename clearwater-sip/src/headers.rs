@@ -338,8 +338,21 @@ impl Headers {
         // Offset of the rest: after the first top-level comma.
         match split.rest_offset() {
             None => self.remove_index(i),
+            // Nothing but empty elements after it: the field goes (an empty
+            // `Via:` line is no header field, §7.3.1).
+            Some(off)
+                if value[off..]
+                    .iter()
+                    .all(|&c| matches!(c, b',' | b' ' | b'\t' | b'\r' | b'\n')) =>
+            {
+                self.remove_index(i)
+            }
             Some(off) => {
-                let rest = scan::trim_lws(&value[off..]);
+                let mut rest = scan::trim_lws(&value[off..]);
+                // Empty elements right after the first are dropped with it.
+                while let [b',', tail @ ..] = rest {
+                    rest = scan::trim_lws(tail);
+                }
                 let name_written = HeaderName(match e.known {
                     Some(k) => Repr::Known(k),
                     None => Repr::Extension(Bytes::copy_from_slice(self.text(e.src, e.name))),

@@ -19,7 +19,7 @@ use crate::header::{
 use crate::headers::{Entry, Headers, Span, Src, TypedIter};
 use crate::limits::Limits;
 use crate::method::Method;
-use crate::name::{HeaderName, Known};
+use crate::name::{HeaderName, Known, Repr};
 use crate::scan;
 use crate::status::StatusCode;
 use crate::uri::{Uri, UriLayout};
@@ -438,9 +438,7 @@ impl Request {
         let src = &self.parts.headers;
         let mut headers = Headers::new(src.buf.clone(), 12);
         let reason = reason.unwrap_or_else(|| status.canonical_reason());
-        if reason.bytes().any(|c| c == b'\r' || c == b'\n') {
-            return Err(Error::Invalid("reason phrase contains a line break"));
-        }
+        check_reason(reason)?;
         let line = status_line(status, reason);
         let start = headers.store_extra(line.as_bytes());
         let rs = start.start as usize + 12;
@@ -450,6 +448,8 @@ impl Request {
             let keep = match e.known {
                 Some(Known::Via | Known::From | Known::CallId | Known::CSeq) => true,
                 Some(Known::RecordRoute) => copy_rr,
+                // §8.2.6.1: a 100 (Trying) echoes the request's Timestamp.
+                Some(Known::Timestamp) => status.as_u16() == 100,
                 Some(Known::To) => true,
                 _ => false,
             };
@@ -501,9 +501,7 @@ impl Response {
     /// A new response with an empty header list.
     pub fn new(status: StatusCode, reason: Option<&str>) -> Result<Response, Error> {
         let reason = reason.unwrap_or_else(|| status.canonical_reason());
-        if reason.bytes().any(|c| c == b'\r' || c == b'\n') {
-            return Err(Error::Invalid("reason phrase contains a line break"));
-        }
+        check_reason(reason)?;
         let mut headers = Headers::new(Bytes::new(), 12);
         let line = status_line(status, reason);
         let start = headers.store_extra(line.as_bytes());
@@ -536,9 +534,7 @@ impl Response {
     /// Replaces the status line.
     pub fn set_status(&mut self, status: StatusCode, reason: Option<&str>) -> Result<(), Error> {
         let reason = reason.unwrap_or_else(|| status.canonical_reason());
-        if reason.bytes().any(|c| c == b'\r' || c == b'\n') {
-            return Err(Error::Invalid("reason phrase contains a line break"));
-        }
+        check_reason(reason)?;
         let line = status_line(status, reason);
         let start = self.parts.headers.store_extra(line.as_bytes());
         let rs = start.start as usize + 12;
@@ -578,8 +574,17 @@ impl Parts {
     fn encoded_len(&self) -> usize {
         (self.start.end - self.start.start) as usize
             + self.headers.lines_len()
+            + if self.needs_content_length() { 40 } else { 0 }
             + 2
             + self.body().len()
+    }
+
+    /// An edited message without Content-Length gets one when written: the
+    /// edit may be for a stream transport, where a missing Content-Length
+    /// means no body (§18.3, §20.14) and the body received in a datagram
+    /// would be read as the next message.
+    fn needs_content_length(&self) -> bool {
+        self.edited && !self.headers.contains(&HeaderName::CONTENT_LENGTH)
     }
 
     fn write_to(&self, out: &mut Vec<u8>) {
@@ -590,11 +595,17 @@ impl Parts {
         out.reserve(self.encoded_len());
         out.extend_from_slice(self.headers.text(self.start_src, self.start));
         self.headers.write_lines(out);
+        if self.needs_content_length() {
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(self.body().len().to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(self.body());
     }
 
     fn push_header(&mut self, name: &HeaderName, value: &str) -> Result<(), Error> {
+        check_name(name)?;
         check_value(value)?;
         let n = self.headers.len();
         self.headers.insert_raw(n, name, value.as_bytes());
@@ -603,6 +614,7 @@ impl Parts {
     }
 
     fn insert_top(&mut self, name: &HeaderName, value: &str) -> Result<(), Error> {
+        check_name(name)?;
         check_value(value)?;
         let at = match self.headers.position(name) {
             Some(i) => i,
@@ -619,6 +631,7 @@ impl Parts {
     }
 
     fn set_header(&mut self, name: &HeaderName, value: &str) -> Result<(), Error> {
+        check_name(name)?;
         check_value(value)?;
         match self.headers.position(name) {
             Some(at) => {
@@ -689,25 +702,45 @@ fn status_line(status: StatusCode, reason: &str) -> String {
     line
 }
 
-/// A header value given to an editor must not break the framing.
+/// A reason phrase given to an editor: what the parser takes back (no
+/// control characters but HT, RFC 3261 §25.1 `Reason-Phrase`).
+fn check_reason(reason: &str) -> Result<(), Error> {
+    if reason
+        .bytes()
+        .any(|c| (c < 0x20 && c != b'\t') || c == 0x7f)
+    {
+        return Err(Error::Invalid("reason phrase contains a control character"));
+    }
+    Ok(())
+}
+
+/// A header name given to an editor: well-known, or an extension that is a
+/// token ([`HeaderName::extension`] and `from_static` do not check).
+fn check_name(name: &HeaderName) -> Result<(), Error> {
+    match &name.0 {
+        Repr::Known(_) => Ok(()),
+        Repr::Extension(b) if scan::is_token(b) => Ok(()),
+        Repr::Extension(_) => Err(Error::Invalid("header name is not a token")),
+    }
+}
+
+/// A header value given to an editor must not break the framing: no NUL, and
+/// line breaks only as CRLF folds (CRLF followed by SP/HT, §25.1 LWS).
 fn check_value(value: &str) -> Result<(), Error> {
     let b = value.as_bytes();
-    // Folded continuation lines (CRLF followed by SP/HT) are allowed.
     let mut i = 0;
     while let Some(off) = memchr::memchr3(b'\r', b'\n', 0, &b[i..]) {
         i += off;
         if b[i] == 0 {
             return Err(Error::Invalid("header value contains NUL"));
         }
-        let nl = if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {
-            i + 1
-        } else {
-            i
-        };
-        if !matches!(b.get(nl + 1), Some(b' ' | b'\t')) {
+        if b[i] != b'\r' || b.get(i + 1) != Some(&b'\n') {
+            return Err(Error::Invalid("header value contains a lone CR or LF"));
+        }
+        if !matches!(b.get(i + 2), Some(b' ' | b'\t')) {
             return Err(Error::Invalid("header value contains a line break"));
         }
-        i = nl + 1;
+        i += 2;
     }
     Ok(())
 }
@@ -859,12 +892,10 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
         }
     }
     let end = match content_length {
-        Some(n) => {
-            if body_start + n > b.len() {
-                return Err(Error::Truncated);
-            }
-            body_start + n
-        }
+        Some(n) => body_start
+            .checked_add(n)
+            .filter(|&e| e <= b.len())
+            .ok_or(Error::Truncated)?,
         None => b.len(),
     };
     let buf = if end == buf.len() {

@@ -428,9 +428,9 @@ impl HeaderName {
         Ok(HeaderName(Repr::Extension(Bytes::copy_from_slice(name))))
     }
 
-    /// An extension name from a static string (no validation beyond being a token).
-    ///
-    /// A well-known name passed here is still recognised as the well-known one.
+    /// A name from a static string. A well-known name passed here is still
+    /// recognised as the well-known one; a string that is not a token makes
+    /// a name every editing method refuses (`Error::Invalid`).
     pub fn from_static(name: &'static str) -> HeaderName {
         let known = if scan::is_token(name.as_bytes()) {
             Known::lookup(name.as_bytes())
@@ -447,7 +447,8 @@ impl HeaderName {
     /// user-defined [`TypedHeader`](crate::TypedHeader).
     ///
     /// `name` must be a token that is not a well-known name (well-known names
-    /// have constants); this is not checked.
+    /// have constants); not checked here, but the editing methods refuse a
+    /// name that is no token.
     pub const fn extension(name: &'static str) -> HeaderName {
         HeaderName(Repr::Extension(Bytes::from_static(name.as_bytes())))
     }

@@ -358,18 +358,120 @@ fn edited_serialisation_is_exact() {
 }
 
 /// Values given to the editors cannot break the framing: line breaks only as
-/// folds (followed by SP/HT), no NUL.
+/// CRLF folds (followed by SP/HT, §25.1 LWS), no NUL, no lone CR or LF;
+/// names must be tokens; reason phrases carry no control characters.
 #[test]
 fn edited_values_cannot_break_the_framing() {
     let mut req = invite();
     let x = HeaderName::from_bytes(b"X-Test").unwrap();
-    for bad in ["a\r\nb", "a\nb", "a\rb", "a\r\n", "a\0b", "\r\nVia: x"] {
+    for bad in [
+        "a\r\nb",
+        "a\nb",
+        "a\rb",
+        "a\r\n",
+        "a\0b",
+        "\r\nVia: x",
+        "a\r b",
+        "a\n\tb",
+    ] {
         assert!(req.set_header(&x, bad).is_err(), "{bad:?}");
         assert!(req.push_header(&x, bad).is_err(), "{bad:?}");
+        assert!(req.insert_header_top(&x, bad).is_err(), "{bad:?}");
     }
-    for folded in ["a\r\n b", "a\n\tb", "plain"] {
+    // Names that are no tokens, however they were made.
+    for name in [
+        HeaderName::from_static("X\r\nVia: evil\r\nY"),
+        HeaderName::extension("X Y"),
+    ] {
+        assert!(req.push_header(&name, "v").is_err());
+        assert!(req.set_header(&name, "v").is_err());
+        assert!(req.insert_header_top(&name, "v").is_err());
+    }
+    for reason in ["O\x01K", "O\rK", "O\nK", "O\x7fK"] {
+        assert!(
+            Response::new(StatusCode::OK, Some(reason)).is_err(),
+            "{reason:?}"
+        );
+        assert!(
+            req.make_response(StatusCode::OK, Some(reason), None)
+                .is_err()
+        );
+    }
+    assert!(Response::new(StatusCode::OK, Some("O\tK é")).is_ok());
+    for folded in ["a\r\n b", "a\r\n\tb", "plain"] {
         req.set_header(&x, folded).unwrap();
         let again = reparse(req.to_bytes());
         assert_eq!(again.headers().get(&x).unwrap().value(), folded.as_bytes());
     }
+}
+
+/// A datagram without Content-Length has the rest of the datagram as its
+/// body; once edited (to be forwarded, perhaps over TCP, where a missing
+/// Content-Length means no body, §18.3) it is written with one, so the body
+/// cannot be read as a second message.
+#[test]
+fn an_edited_message_without_content_length_gets_one() {
+    let smuggled = "OPTIONS sip:victim@x SIP/2.0\r\nVia: SIP/2.0/UDP e;branch=z9hG4bKe\r\n\
+                    From: <sip:e@x>;tag=e\r\nTo: <sip:victim@x>\r\nCall-ID: e\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    let raw = format!(
+        "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n\
+         From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n{smuggled}"
+    );
+    let mut m = reparse(Bytes::from(raw.clone()));
+    assert_eq!(m.body(), smuggled.as_bytes());
+    // Unedited: byte for byte.
+    assert_eq!(m.to_bytes(), raw.as_bytes());
+    m.push_via(&Via::parse("SIP/2.0/TCP p.example.com;branch=z9hG4bKp").unwrap())
+        .unwrap();
+    let out = m.to_bytes();
+    let framer = clearwater_sip::Framer::new(clearwater_sip::Limits::default());
+    assert_eq!(
+        framer.frame(&out).unwrap(),
+        clearwater_sip::Frame::Complete(out.len()),
+        "one message, the body inside it"
+    );
+    let again = reparse(out.clone());
+    assert_eq!(again.body(), smuggled.as_bytes());
+    let mut written = Vec::new();
+    m.write_to(&mut written);
+    assert_eq!(written, out);
+}
+
+/// Popping the first value of a field whose other values are empty removes
+/// the field, rather than leaving an empty `Via:` line.
+#[test]
+fn popping_before_empty_elements_leaves_no_empty_field() {
+    let raw = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP p;branch=z9hG4bKp,\r\n\
+               Via: SIP/2.0/UDP u;branch=z9hG4bKu\r\nRoute: <sip:r1;lr>, ,<sip:r2;lr>\r\n\
+               From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+               Content-Length: 0\r\n\r\n";
+    let mut m = reparse(Bytes::from(raw));
+    assert_eq!(m.pop_via().unwrap().unwrap().branch(), Some("z9hG4bKp"));
+    let out = String::from_utf8(m.to_bytes().to_vec()).unwrap();
+    assert!(!out.contains("Via: \r\n"), "{out}");
+    assert_eq!(m.vias().count(), 1);
+    let Message::Response(mut r) = m else {
+        panic!()
+    };
+    assert!(r.pop_route().unwrap().is_some());
+    let out = String::from_utf8(r.to_bytes().to_vec()).unwrap();
+    assert!(out.contains("Route: <sip:r2;lr>\r\n"), "{out}");
+}
+
+/// §8.2.6.1: a 100 (Trying) echoes the request's Timestamp; others do not.
+#[test]
+fn trying_copies_the_timestamp() {
+    let raw = "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nTimestamp: 54.2 0.5\r\n\
+               From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+               Content-Length: 0\r\n\r\n";
+    let Message::Request(req) = reparse(Bytes::from(raw)) else {
+        panic!()
+    };
+    let ts = HeaderName::from_static("Timestamp");
+    let trying = req.make_response(StatusCode::TRYING, None, None).unwrap();
+    assert_eq!(trying.headers().get(&ts).unwrap().value(), b"54.2 0.5");
+    let ringing = req
+        .make_response(StatusCode::RINGING, None, Some("t"))
+        .unwrap();
+    assert!(ringing.headers().get(&ts).is_none());
 }

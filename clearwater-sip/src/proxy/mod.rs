@@ -279,6 +279,8 @@ pub struct Proxy {
     next_branch: u64,
     next_token: u64,
     out: VecDeque<ProxyOutput>,
+    /// Keys the To tags this proxy makes (§19.3: unpredictable, not counters).
+    tag_key: std::collections::hash_map::RandomState,
 }
 
 impl fmt::Debug for Proxy {
@@ -304,6 +306,7 @@ impl Proxy {
             next_branch: 1,
             next_token: 1,
             out: VecDeque::new(),
+            tag_key: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -430,7 +433,7 @@ impl Proxy {
             ));
         }
         c.decided = true;
-        let tag = to_tag(ctx);
+        let tag = to_tag(&self.tag_key, ctx);
         let mut resp = c.request.make_response(
             status,
             reason,
@@ -539,7 +542,7 @@ impl Proxy {
                     if let Some((ctx, b)) = self.target_failed(tx) {
                         // §16.9: as if a 503 had come (§16.7 turns a lone
                         // 503 into a 500 upstream).
-                        let tag = to_tag(ContextId(ctx));
+                        let tag = to_tag(&self.tag_key, ContextId(ctx));
                         let resp = self.contexts.get(&ctx).and_then(|c| {
                             c.request
                                 .make_response(StatusCode::SERVICE_UNAVAILABLE, None, Some(&tag))
@@ -727,9 +730,7 @@ impl Proxy {
         extra: Option<(HeaderName, String)>,
         now: Instant,
     ) {
-        let mut tag = String::with_capacity(24);
-        tag.push_str("cw");
-        scan::push_decimal(&mut tag, self.next_branch);
+        let tag = make_tag(&self.tag_key, "cw", self.next_branch);
         self.next_branch += 1;
         if let Ok(mut resp) = req.make_response(status, None, Some(&tag)) {
             if let Some((n, v)) = extra {
@@ -1121,7 +1122,7 @@ impl Proxy {
         } else {
             StatusCode::REQUEST_TIMEOUT
         };
-        let tag = to_tag(ContextId(ctx));
+        let tag = to_tag(&self.tag_key, ContextId(ctx));
         let mut resp = match c.best.take() {
             Some(r) => r,
             None => match c.request.make_response(fallback, None, Some(&tag)) {
@@ -1189,12 +1190,22 @@ impl Proxy {
     }
 }
 
-/// Our To tag for responses we generate in context `ctx`.
-fn to_tag(ctx: ContextId) -> String {
-    let mut tag = String::with_capacity(24);
-    tag.push_str("cwp");
-    scan::push_decimal(&mut tag, ctx.0);
+/// A To tag: `prefix` and 64 bits of a keyed hash of `n` in hex, so tags
+/// differ per `n` and cannot be guessed from one another (§19.3).
+fn make_tag(key: &std::collections::hash_map::RandomState, prefix: &str, n: u64) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = key.build_hasher();
+    h.write_u64(n);
+    let mut tag = String::with_capacity(prefix.len() + 16);
+    tag.push_str(prefix);
+    tag.push_str(&hex16(&h.finish().to_be_bytes()));
     tag
+}
+
+/// Our To tag for responses we generate in context `ctx` (the same for
+/// every response of the context).
+fn to_tag(key: &std::collections::hash_map::RandomState, ctx: ContextId) -> String {
+    make_tag(key, "cwp", ctx.0)
 }
 
 /// The first eight bytes of a digest in lower-case hex.

@@ -1009,3 +1009,18 @@ fn a_target_that_fails_at_once_does_not_end_its_group_early() {
     sim.run(Duration::from_secs(60));
     assert!(sim.events(UAC).contains(&"response 200".to_owned()));
 }
+
+#[test]
+fn to_tags_are_keyed_not_counters() {
+    // §19.3: tags must be unpredictable. A context's tag is stable (every
+    // response of the context carries the same), others cannot be derived
+    // from it, and another proxy instance uses another key.
+    use std::collections::hash_map::RandomState;
+    let (k1, k2) = (RandomState::new(), RandomState::new());
+    let a = super::to_tag(&k1, ContextId(1));
+    assert_eq!(a, super::to_tag(&k1, ContextId(1)));
+    assert_ne!(a, super::to_tag(&k1, ContextId(2)));
+    assert_ne!(a, super::to_tag(&k2, ContextId(1)));
+    assert!(a.starts_with("cwp") && a.len() == 19, "{a}");
+    assert!(a[3..].bytes().all(|c| c.is_ascii_hexdigit()));
+}
