@@ -330,10 +330,14 @@ impl<'a> PChargingVector<'a> {
     }
 
     /// A vector with just `icid-value=<icid_value>`; the value is written as
-    /// given (a token, a base64 ICID, or a quoted string with its quotes).
+    /// given (a token, a base64 ICID, or a quoted string with its quotes),
+    /// and must be one value (`abc;orig-ioi=x` is refused, not two parameters).
     pub fn new(icid_value: &str) -> Result<PChargingVector<'static>, Error> {
         let s = format!("icid-value={icid_value}");
-        PChargingVector::from_text(Cow::Owned(s)).map_err(|_| Error::Invalid("bad icid-value"))
+        match PChargingVector::from_text(Cow::Owned(s)) {
+            Ok(v) if v.params().iter().count() == 0 => Ok(v),
+            _ => Err(Error::Invalid("bad icid-value")),
+        }
     }
 
     /// The value as written (outer white space removed).
@@ -497,9 +501,13 @@ impl<'a> PChargingFunctionAddresses<'a> {
         if s.is_empty() {
             return Err(Error::Invalid("no charging function address"));
         }
-        PChargingFunctionAddresses::from_text(Cow::Owned(s)).map_err(|_| {
-            Error::Invalid("charging function address is not a token, host or quoted string")
-        })
+        // Each address one value: `a;ecf=b` given as one ccf is refused.
+        match PChargingFunctionAddresses::from_text(Cow::Owned(s)) {
+            Ok(v) if v.params().count() == ccf.len() + ecf.len() => Ok(v),
+            _ => Err(Error::Invalid(
+                "charging function address is not a token, host or quoted string",
+            )),
+        }
     }
 
     /// The value as written (outer white space removed).
@@ -774,6 +782,10 @@ impl<'a> SecurityMechanism<'a> {
         port_c: u16,
         port_s: u16,
     ) -> Result<SecurityMechanism<'static>, Error> {
+        // Checked on their own: `alg` cannot smuggle in an `spi-c`.
+        if !scan::is_token(alg.as_bytes()) || ealg.is_some_and(|e| !scan::is_token(e.as_bytes())) {
+            return Err(Error::Invalid("alg and ealg must be tokens"));
+        }
         let mut s = format!("ipsec-3gpp;alg={alg}");
         if let Some(e) = ealg {
             s.push_str(";ealg=");
@@ -1129,6 +1141,8 @@ mod tests {
         assert_eq!(v.as_str(), "icid-value=newicid;icid-generated-at=192.0.2.7");
         assert_eq!(v.without_param("icid-value").as_str(), v.as_str());
         assert!(PChargingVector::new("a b").is_err());
+        // One value, not a way to add parameters.
+        assert!(PChargingVector::new("abc;orig-ioi=evil").is_err());
         assert!(PChargingVector::new("").is_err());
         assert!(v.with_param("term-ioi", Some("a b")).is_err());
         assert!(v.with_param("icid-value", None).is_err());
@@ -1180,6 +1194,7 @@ mod tests {
         assert_eq!(a.ecf().next().unwrap(), "aaa://e");
         assert!(PChargingFunctionAddresses::new(&[], &[]).is_err());
         assert!(PChargingFunctionAddresses::new(&["a b"], &[]).is_err());
+        assert!(PChargingFunctionAddresses::new(&["a;ecf=b"], &[]).is_err());
         assert_eq!(a.clone().into_owned().as_str(), a.as_str());
     }
 
@@ -1367,6 +1382,10 @@ mod tests {
         assert_eq!(v.q(), Some(100));
         assert!(m.with_param("spi-c", Some("x")).is_err());
         assert!(SecurityMechanism::ipsec_3gpp("a b", None, 1, 2, 3, 4).is_err());
+        assert!(SecurityMechanism::ipsec_3gpp("hmac-sha-1-96;spi-c=1", None, 7, 8, 1, 2).is_err());
+        assert!(
+            SecurityMechanism::ipsec_3gpp("hmac-sha-1-96", Some("null;x"), 7, 8, 1, 2).is_err()
+        );
         assert_eq!(SecurityMechanism::new("tls").unwrap().as_str(), "tls");
         assert!(SecurityMechanism::new("a;b").is_err());
         assert_eq!(m.without_param("ealg").ealg(), None);

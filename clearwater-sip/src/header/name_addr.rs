@@ -125,10 +125,14 @@ impl<'a> NameAddr<'a> {
         let mut tag = None;
         if form != Form::NoParams {
             params::scan_header_params_visit(&mut sc, |name, value| {
-                if name.eq_ignore_ascii_case(b"tag")
-                    && let Some(p) = value
-                {
-                    tag = Some(R::new(p.start, p.end));
+                if name.eq_ignore_ascii_case(b"tag") {
+                    // One tag with a value: accessors that read the first or
+                    // the last must not disagree on the dialog (§19.3).
+                    match value {
+                        Some(p) if tag.is_none() => tag = Some(R::new(p.start, p.end)),
+                        Some(_) => return Err(Error::syntax("more than one tag")),
+                        None => return Err(Error::syntax("tag without a value")),
+                    }
                 }
                 check(name, value.map(|p| &b[p.start..p.end]))
             })?;
@@ -582,6 +586,9 @@ fn param_range(text: &str, start: usize, name: &str) -> Option<R> {
     found
 }
 
+/// Largest `reg-id` (RFC 5626 §13).
+const REG_ID_MAX: u64 = (1 << 31) - 1;
+
 /// Registration parameters of a Contact must be well-formed when present.
 fn check_contact_param(name: &[u8], value: Option<&[u8]>) -> Result<(), Error> {
     // The value becomes text only for the parameters checked here (feature
@@ -597,17 +604,24 @@ fn check_contact_param(name: &[u8], value: Option<&[u8]>) -> Result<(), Error> {
         }
     } else if name.eq_ignore_ascii_case(b"reg-id")
         && value
-            .and_then(|v| scan::parse_decimal(v, u64::from(u32::MAX)))
-            .is_none()
+            .and_then(|v| scan::parse_decimal(v, REG_ID_MAX))
+            .is_none_or(|n| n == 0)
     {
+        // RFC 5626 §13: 1 to 2³¹−1.
         return Err(Error::syntax("bad reg-id parameter"));
     }
     Ok(())
 }
 
-/// delta-seconds: 1*DIGIT with a value up to 2³²−1 (RFC 3261 §20.19, §25.1).
+/// delta-seconds: 1*DIGIT (RFC 3261 §25.1); values above 2³²−1 count as
+/// 2³²−1 (§10.2.1.1 allows it, RFC 4475 §3.1.2.4 expects expiry values out
+/// of range not to fail a request).
 pub(crate) fn parse_delta_seconds(v: &str) -> Option<u32> {
-    scan::parse_decimal(v.as_bytes(), u64::from(u32::MAX)).map(|v| v as u32)
+    let b = v.as_bytes();
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(scan::parse_decimal(b, u64::from(u32::MAX)).map_or(u32::MAX, |v| v as u32))
 }
 
 /// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.

@@ -140,6 +140,26 @@ macro_rules! number_header {
             }
         }
     };
+    ($(#[$doc:meta])* $ty:ident(u32), $name:expr, saturating, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $ty(pub u32);
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        impl<'a> TypedHeader<'a> for $ty {
+            const NAME: HeaderName = $name;
+            fn parse(value: &'a str) -> Result<Self, Error> {
+                crate::header::name_addr::parse_delta_seconds(value)
+                    .map($ty)
+                    .ok_or(Error::syntax($what))
+            }
+        }
+    };
 }
 
 number_header!(
@@ -147,12 +167,14 @@ number_header!(
     MaxForwards(u8), HeaderName::MAX_FORWARDS, max = 255, "not a number in 0-255"
 );
 number_header!(
-    /// `Expires` (RFC 3261 §20.19): delta-seconds up to 2³²−1.
-    Expires(u32), HeaderName::EXPIRES, max = u64::from(u32::MAX), "not a delta-seconds value"
+    /// `Expires` (RFC 3261 §20.19): delta-seconds; larger values count as
+    /// 2³²−1 (§10.2.1.1, RFC 4475 §3.1.2.4).
+    Expires(u32), HeaderName::EXPIRES, saturating, "not a delta-seconds value"
 );
 number_header!(
-    /// `Min-Expires` (RFC 3261 §20.23): delta-seconds up to 2³²−1.
-    MinExpires(u32), HeaderName::MIN_EXPIRES, max = u64::from(u32::MAX), "not a delta-seconds value"
+    /// `Min-Expires` (RFC 3261 §20.23): delta-seconds; larger values count
+    /// as 2³²−1.
+    MinExpires(u32), HeaderName::MIN_EXPIRES, saturating, "not a delta-seconds value"
 );
 number_header!(
     /// `Content-Length` (RFC 3261 §20.14).

@@ -71,6 +71,9 @@ fn via_values() {
         "SIP/2.0/UDP 2001:db8::1",
         "SIP/2.0/UDP host junk",
         "SIP/2.0/UDPhost",
+        "SIP/2.0/UDP h;branch=z9hG4bKa;branch=z9hG4bKb",
+        "SIP/2.0/UDP h;branch=z9hG4bKa;BRANCH=z9hG4bKa",
+        "SIP/2.0/UDP h;branch",
     ] {
         fails::<Via<'_>>(bad);
     }
@@ -105,6 +108,9 @@ fn name_addr_forms() {
         "<sip:a@b.com",
         "<sip:a@b.com>;;",
         "<sip:a@b.com>;tag=",
+        "<sip:a@b.com>;tag=1;tag=2",
+        "<sip:a@b.com>;tag=1;TAG=1",
+        "<sip:a@b.com>;tag",
         "sip:a@b.com extra",
         "",
     ] {
@@ -147,8 +153,16 @@ fn contact_values() {
     );
     assert_eq!(c.pub_gruu().as_deref(), Some("sip:a@b.com;gr=urn:uuid:1"));
     assert_eq!(c.temp_gruu().as_deref(), Some("sip:tgruu.7hs==@b.com;gr"));
+    // Expiry values above 2³²−1 count as 2³²−1 (RFC 4475 §3.1.2.4: they
+    // must not fail the request); malformed ones still fail.
+    let c: Contact<'_> = parse("<sip:user@host129.example.com>\r\n  ;expires=280297596632815");
+    assert_eq!(c.expires(), Some(u32::MAX));
     for bad in [
-        "<sip:user@host129.example.com>\r\n  ;expires=280297596632815",
+        "<sip:a@b.com>;expires=\"3600\"",
+        "<sip:a@b.com>;expires=-1",
+        "<sip:a@b.com>;reg-id=0",
+        "<sip:a@b.com>;reg-id=2147483648",
+        "<sip:a@b.com>;tag=1;tag=2",
         "<sip:a@b.com>;q=1.5",
         "<sip:a@b.com>;q=0.1234",
         "<sip:a@b.com>;reg-id=x",
@@ -172,8 +186,15 @@ fn scalars() {
     fails::<MaxForwards>("300");
     fails::<MaxForwards>("-1");
     assert_eq!(parse::<Expires>("4294967295").0, u32::MAX);
-    fails::<Expires>("4294967296");
-    fails::<Expires>("10000000000000000000000000000000000000000000000000000000000000000000");
+    assert_eq!(parse::<Expires>("4294967296").0, u32::MAX);
+    assert_eq!(
+        parse::<Expires>("10000000000000000000000000000000000000000000000000000000000000000000").0,
+        u32::MAX
+    );
+    assert_eq!(parse::<MinExpires>("99999999999").0, u32::MAX);
+    fails::<Expires>("");
+    fails::<Expires>("-1");
+    fails::<Expires>("1 hour");
     let id: CallId<'_> = parse("intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
     assert_eq!(id.as_str(), "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
     fails::<CallId<'_>>("a@b@c");

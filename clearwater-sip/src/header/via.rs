@@ -79,6 +79,10 @@ impl<'a> Via<'a> {
             let v = value.map(|p| &b[p.start..p.end]);
             if name.eq_ignore_ascii_case(b"branch") {
                 match value {
+                    Some(_) if branch.is_some() => {
+                        // Transactions match on the one branch (§17.2.3).
+                        return Err(Error::syntax("more than one branch"));
+                    }
                     Some(p) if p.kind == GenValue::Token => branch = Some(R::new(p.start, p.end)),
                     _ => return Err(Error::syntax("bad branch parameter")),
                 }
