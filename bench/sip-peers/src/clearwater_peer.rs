@@ -8,7 +8,7 @@
 
 use crate::{PROXY_VIA, Summary};
 use clearwater_sip::Message;
-use clearwater_sip::header::Via;
+use clearwater_sip::HeaderName;
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
     format!("clearwater: {what}: {e}")
@@ -105,20 +105,28 @@ pub fn serialize(msg: &[u8]) -> Result<usize, String> {
     serialize_bytes(msg).map(|b| b.len())
 }
 
+/// The proxy edit on a parsed message. The proxy's own Via goes in as text
+/// (`insert_header_top`, which checks it cannot break the framing), as rsip's
+/// `Via::new(text)` does: a proxy writes its Via, it has no need to parse it
+/// (ezk builds its Via from parts; `Via::new` here would allocate a `String`).
+/// The popped Route value is parsed (`pop_route` returns it typed).
+fn edit(m: &mut Message) -> Result<(), String> {
+    m.insert_header_top(&HeaderName::VIA, PROXY_VIA)
+        .map_err(|e| err("push Via", e))?;
+    m.pop_route().map_err(|e| err("pop Route", e))?;
+    Ok(())
+}
+
 /// Parse + push the proxy Via + drop the first Route value + print.
 pub fn proxy_edit_bytes(msg: &[u8]) -> Result<Vec<u8>, String> {
     let mut m = parse(msg)?;
-    let via = Via::parse(PROXY_VIA).map_err(|e| err("proxy Via", e))?;
-    m.push_via(&via).map_err(|e| err("push Via", e))?;
-    m.pop_route().map_err(|e| err("pop Route", e))?;
+    edit(&mut m)?;
     Ok(m.to_bytes().to_vec())
 }
 
 /// Parse + push Via + drop first Route value + print; returns the printed length.
 pub fn proxy_edit(msg: &[u8]) -> Result<usize, String> {
     let mut m = parse(msg)?;
-    let via = Via::parse(PROXY_VIA).map_err(|e| err("proxy Via", e))?;
-    m.push_via(&via).map_err(|e| err("push Via", e))?;
-    m.pop_route().map_err(|e| err("pop Route", e))?;
+    edit(&mut m)?;
     Ok(m.to_bytes().len())
 }
