@@ -7,8 +7,8 @@
 //! zero-copy slice of the received buffer.
 
 use crate::{PROXY_VIA, Summary};
-use clearwater_sip::Message;
 use clearwater_sip::HeaderName;
+use clearwater_sip::Message;
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
     format!("clearwater: {what}: {e}")

@@ -350,6 +350,12 @@ macro_rules! name_addr_header {
 
         impl fmt::Display for $ty<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // A header that insists on <> (Route, Record-Route, Path...)
+                // made from an addr-spec NameAddr still prints in its form.
+                if $form == Form::Angle && !self.0.angle {
+                    let t = &self.0.text;
+                    return write!(f, "<{}>{}", self.0.uri.get(t), self.0.params.get(t));
+                }
                 self.0.fmt(f)
             }
         }

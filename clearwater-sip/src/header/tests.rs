@@ -118,6 +118,12 @@ fn name_addr_forms() {
     }
     // Route insists on angle brackets.
     fails::<Route<'_>>("sip:p1.example.com;lr");
+    // ...and prints with them when made from an addr-spec.
+    let r = Route::from(NameAddr::parse("sip:p1.example.com;x=y").unwrap());
+    assert_eq!(r.to_string(), "<sip:p1.example.com>;x=y");
+    let printed = r.to_string();
+    let again: Route<'_> = parse(&printed);
+    assert_eq!(again.uri().as_str(), "sip:p1.example.com");
     let r: Route<'_> = parse("<sip:p1.example.com;lr>");
     assert!(r.uri().as_sip().unwrap().is_loose_route());
     // P-Asserted-Identity takes no parameters.
