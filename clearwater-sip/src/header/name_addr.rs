@@ -496,6 +496,20 @@ impl<'a> Contact<'a> {
         matches!(self, Contact::Star)
     }
 
+    /// A copy with header parameter `name` set (replacing an existing one),
+    /// held to the Contact's own rules (`q`, `expires`, `reg-id`), so that it
+    /// parses back; `*` takes no parameters.
+    pub fn with_param(&self, name: &str, value: Option<&str>) -> Result<Contact<'static>, Error> {
+        match self {
+            Contact::Star => Err(Error::Invalid("'*' takes no parameters")),
+            Contact::Addr(a) => {
+                check_contact_param(name.as_bytes(), value.map(str::as_bytes))
+                    .map_err(|_| Error::Invalid("bad q, expires or reg-id value"))?;
+                a.with_param(name, value).map(Contact::Addr)
+            }
+        }
+    }
+
     /// The `expires` parameter.
     pub fn expires(&self) -> Option<u32> {
         self.addr()?

@@ -163,6 +163,15 @@ fn contact_values() {
     // must not fail the request); malformed ones still fail.
     let c: Contact<'_> = parse("<sip:user@host129.example.com>\r\n  ;expires=280297596632815");
     assert_eq!(c.expires(), Some(u32::MAX));
+    // Set through the Contact, a parameter keeps to the Contact's rules.
+    let c: Contact<'_> = parse("<sip:a@b.com>");
+    assert!(c.with_param("q", Some("1.5")).is_err());
+    assert!(c.with_param("expires", Some("soon")).is_err());
+    assert!(c.with_param("reg-id", Some("0")).is_err());
+    let c2 = c.with_param("q", Some("0.5")).unwrap();
+    let printed = c2.to_string();
+    assert_eq!(parse::<Contact<'_>>(&printed).q(), Some(500));
+    assert!(Contact::Star.with_param("q", Some("1")).is_err());
     for bad in [
         "<sip:a@b.com>;expires=\"3600\"",
         "<sip:a@b.com>;expires=-1",
