@@ -121,6 +121,15 @@ impl<'a> TypedHeader<'a> for CSeq {
 
 macro_rules! number_header {
     ($(#[$doc:meta])* $ty:ident($int:ty), $name:expr, max = $max:expr, $what:literal) => {
+        number_header!(@def $(#[$doc])* $ty($int), $name, $what, |v: &str| {
+            scan::parse_decimal(v.as_bytes(), $max).map(|v| v as $int)
+        });
+    };
+    ($(#[$doc:meta])* $ty:ident(u32), $name:expr, saturating, $what:literal) => {
+        number_header!(@def $(#[$doc])* $ty(u32), $name, $what,
+            crate::header::name_addr::parse_delta_seconds);
+    };
+    (@def $(#[$doc:meta])* $ty:ident($int:ty), $name:expr, $what:literal, $parse:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $ty(pub $int);
@@ -134,29 +143,7 @@ macro_rules! number_header {
         impl<'a> TypedHeader<'a> for $ty {
             const NAME: HeaderName = $name;
             fn parse(value: &'a str) -> Result<Self, Error> {
-                scan::parse_decimal(value.as_bytes(), $max)
-                    .map(|v| $ty(v as $int))
-                    .ok_or(Error::syntax($what))
-            }
-        }
-    };
-    ($(#[$doc:meta])* $ty:ident(u32), $name:expr, saturating, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $ty(pub u32);
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}", self.0)
-            }
-        }
-
-        impl<'a> TypedHeader<'a> for $ty {
-            const NAME: HeaderName = $name;
-            fn parse(value: &'a str) -> Result<Self, Error> {
-                crate::header::name_addr::parse_delta_seconds(value)
-                    .map($ty)
-                    .ok_or(Error::syntax($what))
+                ($parse)(value).map($ty).ok_or(Error::syntax($what))
             }
         }
     };

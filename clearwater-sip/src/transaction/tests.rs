@@ -884,23 +884,31 @@ fn lossy_network_property_no_leaks() {
     }
 }
 
-#[test]
-fn beyond_the_transaction_limit_requests_get_a_stateless_503() {
+/// A layer allowing `cap` server transactions, filled with `cap` OPTIONS
+/// transactions (branches `z9hG4bKcap1`...).
+fn full_layer(cap: usize) -> (TransactionLayer, Instant, Remote) {
     let config = Config {
-        max_server_transactions: 2,
+        max_server_transactions: cap,
         ..Config::default()
     };
     let mut layer = TransactionLayer::new(config);
     let now = Instant::now();
     let from = Remote::new(Transport::Udp, addr(UAC));
-    for b in ["z9hG4bKcap1", "z9hG4bKcap2"] {
+    for i in 1..=cap {
+        let branch = format!("z9hG4bKcap{i}");
         layer.handle_message(
-            Message::Request(request("OPTIONS", b, "192.0.2.1")),
+            Message::Request(request("OPTIONS", &branch, "192.0.2.1")),
             from,
             now,
         );
         assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
     }
+    (layer, now, from)
+}
+
+#[test]
+fn beyond_the_transaction_limit_requests_get_a_stateless_503() {
+    let (mut layer, now, from) = full_layer(2);
     // The third: no transaction, no request for the TU, a 503 on the wire.
     let third = request("OPTIONS", "z9hG4bKcap3", "192.0.2.1");
     for _ in 0..2 {
@@ -950,19 +958,7 @@ fn beyond_the_transaction_limit_requests_get_a_stateless_503() {
 
 #[test]
 fn under_overload_the_ack_of_a_503_to_a_re_invite_ends_here() {
-    let config = Config {
-        max_server_transactions: 1,
-        ..Config::default()
-    };
-    let mut layer = TransactionLayer::new(config);
-    let now = Instant::now();
-    let from = Remote::new(Transport::Udp, addr(UAC));
-    layer.handle_message(
-        Message::Request(request("OPTIONS", "z9hG4bKfill", "192.0.2.1")),
-        from,
-        now,
-    );
-    assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
+    let (mut layer, now, from) = full_layer(1);
     // A re-INVITE: its To tag is the dialog's, so the 503 keeps it.
     let in_dialog = |method: &str, branch: &str| {
         let mut r = request(method, branch, "192.0.2.1");
