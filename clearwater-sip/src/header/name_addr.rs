@@ -497,20 +497,21 @@ impl<'a> Contact<'a> {
     }
 
     /// A copy with header parameter `name` set (replacing an existing one),
-    /// held to the Contact's own rules (`q`, `expires`, `reg-id`), so that it
-    /// parses back; `*` takes no parameters.
+    /// held to the Contact's own rules (`q`, `reg-id`), so that it parses
+    /// back; `*` takes no parameters.
     pub fn with_param(&self, name: &str, value: Option<&str>) -> Result<Contact<'static>, Error> {
         match self {
             Contact::Star => Err(Error::Invalid("'*' takes no parameters")),
             Contact::Addr(a) => {
                 check_contact_param(name.as_bytes(), value.map(str::as_bytes))
-                    .map_err(|_| Error::Invalid("bad q, expires or reg-id value"))?;
+                    .map_err(|_| Error::Invalid("bad q or reg-id value"))?;
                 a.with_param(name, value).map(Contact::Addr)
             }
         }
     }
 
-    /// The `expires` parameter.
+    /// The `expires` parameter; `None` when absent or malformed (RFC 3261
+    /// §10.2.1.1: treat it as the default). Values above 2³²−1 are 2³²−1.
     pub fn expires(&self) -> Option<u32> {
         self.addr()?
             .param("expires")
@@ -614,11 +615,10 @@ fn check_contact_param(name: &[u8], value: Option<&[u8]>) -> Result<(), Error> {
     // The value becomes text only for the parameters checked here (feature
     // tags such as `+sip.instance` are long quoted strings).
     let text = || value.and_then(|v| std::str::from_utf8(v).ok());
-    if name.eq_ignore_ascii_case(b"expires") {
-        if text().and_then(parse_delta_seconds).is_none() {
-            return Err(Error::syntax("bad expires parameter"));
-        }
-    } else if name.eq_ignore_ascii_case(b"q") {
+    // A malformed `expires` is no reason to refuse the Contact: RFC 3261
+    // §10.2.1.1 asks that it be treated as the default (3600), which is
+    // what a registrar does when `Contact::expires` is `None`.
+    if name.eq_ignore_ascii_case(b"q") {
         if text().and_then(parse_qvalue).is_none() {
             return Err(Error::syntax("bad q parameter"));
         }

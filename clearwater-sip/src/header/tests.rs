@@ -166,15 +166,20 @@ fn contact_values() {
     // Set through the Contact, a parameter keeps to the Contact's rules.
     let c: Contact<'_> = parse("<sip:a@b.com>");
     assert!(c.with_param("q", Some("1.5")).is_err());
-    assert!(c.with_param("expires", Some("soon")).is_err());
+    assert_eq!(
+        c.with_param("expires", Some("soon")).unwrap().expires(),
+        None
+    );
     assert!(c.with_param("reg-id", Some("0")).is_err());
     let c2 = c.with_param("q", Some("0.5")).unwrap();
     let printed = c2.to_string();
     assert_eq!(parse::<Contact<'_>>(&printed).q(), Some(500));
     assert!(Contact::Star.with_param("q", Some("1")).is_err());
+    // A malformed expires is read as absent (§10.2.1.1: the default applies).
+    for odd in ["<sip:a@b.com>;expires=\"3600\"", "<sip:a@b.com>;expires=-1"] {
+        assert_eq!(parse::<Contact<'_>>(odd).expires(), None, "{odd}");
+    }
     for bad in [
-        "<sip:a@b.com>;expires=\"3600\"",
-        "<sip:a@b.com>;expires=-1",
         "<sip:a@b.com>;reg-id=0",
         "<sip:a@b.com>;reg-id=2147483648",
         "<sip:a@b.com>;tag=1;tag=2",
