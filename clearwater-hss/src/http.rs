@@ -221,6 +221,21 @@ pub async fn serve(listener: TcpListener, router: Router, config: ServeConfig) -
             .await
         },
     ));
+    // Outermost: each request runs in a task of its own, so a client that
+    // goes away cannot cancel a handler half-way through its writes (hyper
+    // drops the connection's futures on EOF), and a handler that panics
+    // answers 500 instead of ending the connection.
+    let router = router.layer(axum::middleware::from_fn(
+        |req: Request, next: Next| async move {
+            match tokio::spawn(next.run(req)).await {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::error!("HTTP handler failed: {e}");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        },
+    ));
     let service = TowerToHyperService::new(router);
     let mut connections = JoinSet::new();
     loop {
@@ -261,6 +276,41 @@ pub async fn serve(listener: TcpListener, router: Router, config: ServeConfig) -
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    /// A client that sends its request and goes away at once does not
+    /// cancel the handler: a provisioning write finishes (or is undone) as
+    /// a whole, whatever the client does.
+    #[tokio::test]
+    async fn a_client_that_hangs_up_does_not_cancel_its_handler() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tokio::io::AsyncWriteExt;
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        let router = Router::new().route(
+            "/work",
+            axum::routing::post(move |_body: axum::body::Bytes| {
+                let d = d.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    d.store(true, Ordering::SeqCst);
+                    "done"
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(serve(listener, router, ServeConfig::default()));
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"POST /work HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(client);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(done.load(Ordering::SeqCst), "the handler was cancelled");
+        server.abort();
+    }
 
     #[test]
     fn keys_are_checked() {

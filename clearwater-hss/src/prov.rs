@@ -271,7 +271,15 @@ impl ProvApi {
                 .route(path, method.clone())
                 .route(&format!("{path}/"), method);
         }
+        // Inside the key check: a wrong method on a protected path is 401
+        // without the key, not a 405 that tells anyone which routes exist.
         let api = api
+            .method_not_allowed_fallback(|| async {
+                error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed on this resource",
+                )
+            })
             .layer(DefaultBodyLimit::max(self.limits.max_body_bytes))
             .with_state(ctx);
         Router::new()

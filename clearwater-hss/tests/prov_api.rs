@@ -195,6 +195,10 @@ async fn ping_api_keys_and_unknown_routes() {
             .expect(401);
         assert!(!r.reason().is_empty());
         send(s.addr, "POST", "/irs", key, "").await.expect(401);
+        // A wrong method on a protected path tells nothing without the key.
+        send(s.addr, "PATCH", "/private/a", key, "")
+            .await
+            .expect(401);
     }
     assert_eq!(s.counts().await, [0; 4], "nothing created without the key");
     s.get("/irs/x/public_ids").await.expect(404);

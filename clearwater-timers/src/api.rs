@@ -75,12 +75,17 @@ pub fn parse_timer(body: &[u8]) -> Result<TimerSpec, TimerError> {
         return invalid("timing.interval is required");
     };
     let repeat_for = duration(timing, "repeat-for")?.unwrap_or(interval);
-    if crate::pops(
-        u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
-        u64::try_from(repeat_for.as_millis()).unwrap_or(u64::MAX),
-    ) > 1
-        && interval < crate::MIN_REPEAT_INTERVAL
-    {
+    // In whole milliseconds, as the timer is kept: an interval that rounds
+    // down to 0 ms with a longer repeat-for asks for repeats too (it would
+    // otherwise pop once, at once).
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let (interval_ms, repeat_ms) = (ms(interval), ms(repeat_for));
+    let repeating = if interval_ms == 0 {
+        repeat_ms > 0
+    } else {
+        crate::pops(interval_ms, repeat_ms) > 1
+    };
+    if repeating && interval_ms < ms(crate::MIN_REPEAT_INTERVAL) {
         return invalid(format!(
             "a repeating timer's interval must be at least {} ms",
             crate::MIN_REPEAT_INTERVAL.as_millis()
@@ -230,6 +235,20 @@ mod tests {
         );
         assert!(
             parse_timer(format!(r#"{{"timing":{{"interval-ms":99}},{cb}}}"#).as_bytes()).is_ok()
+        );
+        // An interval that rounds down to 0 ms still asks for repeats.
+        for timing in [
+            r#"{"interval":0.0005,"repeat-for":60}"#,
+            r#"{"interval-ms":0,"repeat-for-ms":60000}"#,
+        ] {
+            assert_eq!(
+                reason(&format!(r#"{{"timing":{timing},{cb}}}"#)),
+                "a repeating timer's interval must be at least 100 ms",
+                "{timing}"
+            );
+        }
+        assert!(
+            parse_timer(format!(r#"{{"timing":{{"interval-ms":0}},{cb}}}"#).as_bytes()).is_ok()
         );
         assert!(
             parse_timer(

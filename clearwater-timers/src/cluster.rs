@@ -249,8 +249,14 @@ fn bloom_bits(member: &str) -> u64 {
 
 /// Splits a timer id into its number and replica filter.
 pub fn parse_id(id: &str) -> Result<(u64, u64), TimerError> {
-    let bad = || TimerError::Invalid(format!("bad timer id {id:?}: 32 hex digits expected"));
-    if id.len() != 32 || !id.bytes().all(|c| c.is_ascii_hexdigit()) {
+    let bad = || {
+        TimerError::Invalid(format!(
+            "bad timer id {id:?}: 32 lower-case hex digits expected"
+        ))
+    };
+    // Lower case only: ids are keys as written, so `ABC…` would name another
+    // timer than the `abc…` it parses to (a DELETE missing its timer).
+    if id.len() != 32 || !id.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
         return Err(bad());
     }
     let num = u64::from_str_radix(&id[..16], 16).map_err(|_| bad())?;
@@ -268,12 +274,17 @@ pub fn ranking(num: u64, members: &[String]) -> Vec<&String> {
     scored.into_iter().map(|(_, m)| m).collect()
 }
 
-/// The replicas of timer `id`, in rank order, among `members`.
+/// The replicas of timer `id`, in rank order, among `members`: the first
+/// [`MAX_REPLICATION`](crate::MAX_REPLICATION) whose Bloom bits the id
+/// carries. The true replicas are the top-ranked members, so they come
+/// first; the cap keeps a crafted id (every bit set) or a Bloom false
+/// positive from naming more replicas than peers accept.
 pub fn replicas_of(id: &str, members: &[String]) -> Result<Vec<String>, TimerError> {
     let (num, bloom) = parse_id(id)?;
     Ok(ranking(num, members)
         .into_iter()
         .filter(|m| bloom & bloom_bits(m) == bloom_bits(m))
+        .take(usize::from(crate::MAX_REPLICATION))
         .cloned()
         .collect())
 }
@@ -427,6 +438,17 @@ impl ClusterCore {
         match message {
             PeerMessage::Replicate(state) => {
                 check_state(&state, now)?;
+                // Pops go to the replicas: only members of this cluster.
+                if let Some(stranger) = state
+                    .replicas
+                    .iter()
+                    .find(|r| !self.config.members.contains(r))
+                {
+                    return Err(TimerError::Invalid(format!(
+                        "timer {}: replica {stranger} is not a member",
+                        state.id
+                    )));
+                }
                 if !state.replicas.contains(&self.config.me) {
                     return Ok(()); // routed here by a Bloom false positive
                 }
@@ -643,6 +665,8 @@ fn check_state(state: &TimerState, now: u64) -> Result<(), TimerError> {
     }
     if !state.deleted {
         state.spec().validate()?;
+        // The same rules as a client's callback (no userinfo, http only).
+        crate::api::check_callback_uri(&state.callback)?;
         if state.popped > state.pops() {
             return invalid("more pops done than the timer has");
         }

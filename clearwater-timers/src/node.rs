@@ -292,6 +292,10 @@ impl ChronosNode {
                 post(peer).layer(DefaultBodyLimit::max(MAX_PEER_BODY)),
             )
             .route("/ping", get(|| async { "OK" }))
+            .fallback(|| async { error(StatusCode::NOT_FOUND, "no such resource") })
+            .method_not_allowed_fallback(|| async {
+                error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+            })
             .with_state(node.clone());
         let body_timeout = config.body_timeout;
         let app = app.layer(axum::middleware::from_fn(
@@ -307,6 +311,20 @@ impl ChronosNode {
                     })
                 }))
                 .await
+            },
+        ));
+        // Outermost: each request runs in a task of its own, so a client
+        // that hangs up cannot cancel a change half-way through its
+        // replication, and a handler that panics answers 500.
+        let app = app.layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::spawn(next.run(req)).await {
+                    Ok(response) => response,
+                    Err(e) => {
+                        tracing::error!("timer request failed: {e}");
+                        error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                    }
+                }
             },
         ));
         let service = TowerToHyperService::new(app);

@@ -337,7 +337,21 @@ async fn bad_requests_get_400_with_a_reason() {
             .0,
         400
     );
-    assert_eq!(raw(a, "GET", "/timers", b"").await.0, 405);
+    // Wrong methods and unknown paths get the JSON error body too.
+    for (method, path, status) in [("GET", "/timers", 405), ("GET", "/nowhere", 404)] {
+        let (got, answer) = raw(a, method, path, b"").await;
+        assert_eq!(got, status, "{method} {path}");
+        let v: serde_json::Value = serde_json::from_str(&answer)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}: {answer:?}"));
+        assert!(v["error"].as_str().is_some(), "{answer}");
+    }
+    // Upper-case ids would be other keys for the same timer: refused.
+    assert_eq!(
+        raw(a, "DELETE", "/timers/0123456789ABCDEF0123456789abcdef", b"")
+            .await
+            .0,
+        404
+    );
     assert_eq!(raw(a, "GET", "/ping", b"").await, (200, "OK".to_owned()));
     // A good one: 200 and a Location naming a 32-hex-digit id.
     let good = format!(r#"{{"timing":{{"interval":100,"repeat-for":100}},{cb}}}"#);

@@ -56,9 +56,17 @@ fn ids_name_their_replicas() {
         }
         assert_eq!(p.local, replicas[..2].contains(&"n0:7253".to_owned()));
     }
-    for bad in ["", "xyz", &"g".repeat(32), &"0".repeat(31)] {
+    for bad in [
+        "",
+        "xyz",
+        &"g".repeat(32),
+        &"0".repeat(31),
+        // Upper case would be another key for the same numbers.
+        "0123456789ABCDEF0123456789abcdef",
+    ] {
         assert!(parse_id(bad).is_err(), "{bad:?}");
     }
+    assert!(parse_id("0123456789abcdef0123456789abcdef").is_ok());
 }
 
 /// Places a timer on all three members at `T0`, returns its id.
@@ -250,6 +258,14 @@ fn forged_copies_cannot_flood_or_overflow() {
         replicas: vec!["n0:7253".into()],
         deleted: false,
     };
+    // A peer's copy keeps to the client rules: its callback (no userinfo)
+    // and its replicas (members only, where the pops would be announced).
+    let mut userinfo = state.clone();
+    userinfo.callback = "http://u@10.0.0.1/".into();
+    assert!(c.receive(PeerMessage::Replicate(userinfo), T0).is_err());
+    let mut stranger = state.clone();
+    stranger.replicas.push("10.0.0.99:80".into());
+    assert!(c.receive(PeerMessage::Replicate(stranger), T0).is_err());
     // Timing that starts after its own version is refused.
     let mut late = state.clone();
     late.start_ms = late.version.ms + 1;
@@ -556,4 +572,34 @@ fn simulation_with_message_loss_and_crashes() {
     // Lost notifications make replicas pop too: duplicates happen, always
     // with the pop's own sequence number (checked by construction above).
     assert!(dups > 0, "loss should cause some duplicate pops");
+}
+
+#[test]
+fn a_crafted_id_names_no_more_replicas_than_peers_accept() {
+    // Five members; an id whose Bloom filter has every bit set matches all.
+    let five: Vec<String> = (0..5).map(|i| format!("n{i}:7253")).collect();
+    let id = format!("{:016x}{:016x}", 42, u64::MAX);
+    let replicas = replicas_of(&id, &five).unwrap();
+    assert_eq!(replicas.len(), usize::from(crate::MAX_REPLICATION));
+    // Those are the top-ranked members, so an honest id's replicas still lead.
+    let ranked: Vec<String> = ranking(42, &five).into_iter().cloned().collect();
+    assert_eq!(replicas[..], ranked[..3]);
+    // A PUT of that id is placed on at most three members, and each copy
+    // passes the peers' own check.
+    let mut c = ClusterCore::new(ClusterConfig::new("n0:7253", five.clone()), 1);
+    let p = c
+        .client_update(&id, spec(1000, 1).with_replication(1), T0)
+        .unwrap();
+    let mut peers: Vec<ClusterCore> = (1..5)
+        .map(|i| ClusterCore::new(ClusterConfig::new(format!("n{i}:7253"), five.clone()), 1))
+        .collect();
+    for (to, m) in &p.remote {
+        if let PeerMessage::Replicate(s) = m {
+            assert!(s.replicas.len() <= 3);
+        }
+        let i = five.iter().position(|m| m == to).unwrap();
+        if i > 0 {
+            assert!(peers[i - 1].receive(m.clone(), T0).is_ok(), "{to}");
+        }
+    }
 }
