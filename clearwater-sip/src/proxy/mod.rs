@@ -566,7 +566,12 @@ impl Proxy {
     ) {
         // §16.10: a CANCEL for a context we hold is ours to handle.
         if let Some(ctx) = cancels.and_then(|inv| self.by_server.get(&inv).copied()) {
-            self.reply_simple(tx, &request, StatusCode::OK, None, now);
+            // The context's tag: the 487 this proxy may send for the INVITE
+            // carries the same (§9.2 SHOULD).
+            let tag = to_tag(&self.tag_key, ContextId(ctx));
+            if let Ok(ok) = request.make_response(StatusCode::OK, None, Some(&tag)) {
+                let _ = self.txl.send_response(tx, ok, now);
+            }
             self.cancel_context(ctx, now);
             return;
         }
@@ -694,7 +699,14 @@ impl Proxy {
     /// the Route values naming us.
     fn preprocess_routes(&self, req: &mut Request) -> Vec<Uri<'static>> {
         let mut removed = Vec::new();
-        if self.is_local_uri(&req.uri()) {
+        // Only a Request-URI of the shape this proxy records (no user part,
+        // `lr`) came from a strict router: `sip:bob@<us>` with an outbound
+        // Route to us (a UA whose domain is our address) keeps its user.
+        let recorded_by_us = req
+            .uri()
+            .as_sip()
+            .is_some_and(|s| s.user().is_none() && s.is_loose_route());
+        if recorded_by_us && self.is_local_uri(&req.uri()) {
             let last = req
                 .routes()
                 .filter_map(Result::ok)
@@ -961,7 +973,17 @@ impl Proxy {
         }
         let code = resp.status().as_u16();
         if code == 100 {
-            return; // §16.7 step 5: 100 is not forwarded
+            // §16.7 step 5: 100 is not forwarded (nor resets Timer C), but it
+            // is a provisional response: when Timer C fires, §16.8 asks for
+            // a CANCEL and the final response, not an immediate 408.
+            if let Some(br) = self
+                .contexts
+                .get_mut(&ctx)
+                .and_then(|c| c.branches.get_mut(b))
+            {
+                br.provisional = true;
+            }
+            return;
         }
         // §16.7 step 3: remove our Via.
         if resp.pop_via().is_err() || resp.vias().next().is_none() {
@@ -1035,6 +1057,14 @@ impl Proxy {
         if was_done {
             return;
         }
+        // A timeout counts as a stored 408 in the choice of the best
+        // response (§16.7 step 6, §16.8): a 408 outranks another branch's 5xx.
+        let resp = resp.or_else(|| {
+            let tag = to_tag(&self.tag_key, ContextId(ctx));
+            c.request
+                .make_response(StatusCode::REQUEST_TIMEOUT, None, Some(&tag))
+                .ok()
+        });
         if let Some(r) = resp {
             if matches!(code, 401 | 407) {
                 let name = if code == 401 {

@@ -608,6 +608,53 @@ fn route_preprocessing_pops_our_route_and_fixes_strict_routes() {
     assert_eq!(req.record_routes().count(), 0);
 }
 
+/// What a router saw: the Request-URI and the Route values.
+type Seen = std::rc::Rc<std::cell::RefCell<Option<(String, Vec<String>)>>>;
+
+#[test]
+fn a_request_uri_with_a_user_at_our_address_is_not_a_strict_route() {
+    // §16.4: only a Request-URI this proxy put in a Record-Route (no user,
+    // `lr`) is replaced by the last Route value. A UA whose domain is our
+    // address sends `sip:bob@<us>` with an outbound Route to us.
+    for (ruri, routes, want_ruri, want_routes) in [
+        (
+            "sip:bob@192.0.2.2:5060",
+            "<sip:192.0.2.2:5060;lr>",
+            "sip:bob@192.0.2.2:5060",
+            Vec::<String>::new(),
+        ),
+        // From a strict router: our recorded URI, the real target last.
+        (
+            "sip:192.0.2.2:5060;lr",
+            "<sip:bob@example.com>",
+            "sip:bob@example.com",
+            vec![],
+        ),
+    ] {
+        let seen: Seen = std::rc::Rc::default();
+        let s2 = seen.clone();
+        let app: App = Box::new(move |p, ctx, req, _own, now| {
+            let routes: Vec<String> = req.routes().map(|r| r.unwrap().uri().to_string()).collect();
+            *s2.borrow_mut() = Some((req.uri().as_str().to_owned(), routes));
+            p.respond(ctx, StatusCode::NOT_FOUND, None, &[], now)
+                .unwrap();
+        });
+        let mut sim = topology(NetConfig::default(), 1, app, uas_any(&[200], ms(0)), None);
+        let now = sim.now;
+        let mut req = request("MESSAGE", "z9hG4bKuser");
+        req.set_uri(&Uri::parse(ruri).unwrap());
+        req.push_header(&HeaderName::ROUTE, routes).unwrap();
+        let Node::Ua(uac) = &mut sim.nodes[UAC] else {
+            unreachable!()
+        };
+        uac.layer.send_request(req, to(PROXY), now).unwrap();
+        sim.run(Duration::from_secs(300));
+        let got = seen.borrow().clone().expect("the router saw the request");
+        assert_eq!(got.0, want_ruri, "{ruri}");
+        assert_eq!(got.1, want_routes, "{ruri}");
+    }
+}
+
 #[test]
 fn double_record_route_when_the_transport_changes() {
     let (uas_tu, seen) = capturing_uas(486);
@@ -864,11 +911,11 @@ fn timer_c_resets_keep_one_heap_entry_per_branch() {
 }
 
 #[test]
-fn a_2xx_after_timer_c_408_still_goes_upstream() {
-    // Only a 100 Trying: Timer C (185 s) cancels the branch and counts it
-    // as a 408, which goes upstream; the callee's 200, sent just before
-    // the CANCEL reached it, must still be forwarded (§16.7 step 10),
-    // statelessly, as the server transaction is completed.
+fn timer_c_after_only_a_100_cancels_and_waits_for_the_final_response() {
+    // A 100 Trying is a provisional response: when Timer C (185 s) fires,
+    // §16.8 asks for a CANCEL, and the branch's final response (here the
+    // callee's 200, sent just before the CANCEL reached it) is what goes
+    // upstream; no 408 first.
     let mut sim = topology(
         NetConfig::default(),
         1,
@@ -876,6 +923,43 @@ fn a_2xx_after_timer_c_408_still_goes_upstream() {
         uas_any(&[200], ms(184_995)),
         None,
     );
+    send(&mut sim, "INVITE", "z9hG4bKlate");
+    sim.run(Duration::from_secs(600));
+    let sent = lines_sent(&sim, PROXY);
+    assert!(sent.iter().any(|l| l.starts_with("CANCEL")), "{sent:?}");
+    assert!(
+        !sent.iter().any(|l| l.starts_with("SIP/2.0 408")),
+        "{sent:?}"
+    );
+    assert!(sim.events(UAC).contains(&"response 200".to_owned()));
+}
+
+#[test]
+fn a_2xx_after_timer_c_408_still_goes_upstream() {
+    // No provisional at all (the callee sends no 100) and a Timer C shorter
+    // than Timer B: the branch counts as a 408 at once, which goes
+    // upstream; the callee's 200 that follows must still be forwarded
+    // (§16.7 step 10), statelessly, as the server transaction is completed.
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_any(&[200], ms(9_995)),
+        None,
+    );
+    let Node::Proxy(node) = &mut sim.nodes[PROXY] else {
+        unreachable!()
+    };
+    let mut config = proxy_config(Transport::Udp);
+    config.timer_c = Duration::from_secs(10);
+    node.proxy = Proxy::new(config);
+    let Node::Ua(uas) = &mut sim.nodes[UAS1] else {
+        unreachable!()
+    };
+    uas.layer = TransactionLayer::new(crate::transaction::Config {
+        auto_trying: false,
+        ..crate::transaction::Config::default()
+    });
     send(&mut sim, "INVITE", "z9hG4bKlate");
     sim.run(Duration::from_secs(600));
     let upstream: Vec<&str> = lines_sent(&sim, PROXY)
@@ -894,6 +978,32 @@ fn a_2xx_after_timer_c_408_still_goes_upstream() {
         sim.sent[PROXY],
         sim.events(UAS1)
     );
+}
+
+#[test]
+fn a_timed_out_branch_counts_as_a_408_against_a_503() {
+    // Forked to UAS1, which never answers (no 100 either: Timer B), and
+    // UAS2, which answers 503. The timeout is a stored 408 (§16.8), and a
+    // 4xx beats a 5xx (§16.7 step 6): 408 upstream, not 500.
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1, UAS2]]),
+        uas_any(&[], ms(0)),
+        Some(uas_at(UAS2, &[503], ms(0))),
+    );
+    let Node::Ua(uas) = &mut sim.nodes[UAS1] else {
+        unreachable!()
+    };
+    uas.layer = TransactionLayer::new(crate::transaction::Config {
+        auto_trying: false,
+        ..crate::transaction::Config::default()
+    });
+    send(&mut sim, "INVITE", "z9hG4bKto503");
+    sim.run(Duration::from_secs(600));
+    let uac = sim.events(UAC);
+    assert!(uac.contains(&"response 408".to_owned()), "{uac:?}");
+    assert!(!uac.contains(&"response 500".to_owned()), "{uac:?}");
 }
 
 #[test]
