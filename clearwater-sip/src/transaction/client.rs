@@ -138,6 +138,11 @@ impl TransactionLayer {
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
+        // §18.1.2: a response whose top Via sent-by is not the one this
+        // transaction's request carried was not meant for us: discarded.
+        if !same_sent_by(&c.request, &resp) {
+            return;
+        }
         let internal = c.internal;
         let deliver = |layer: &mut TransactionLayer, resp: Response| {
             if !internal {
@@ -273,4 +278,22 @@ impl TransactionLayer {
             _ => {}
         }
     }
+}
+
+/// Whether the top Vias of `req` and `resp` have the same sent-by: hosts
+/// compared as §19.1.4 compares them, ports with the transport's default
+/// for an absent one.
+fn same_sent_by(req: &Request, resp: &Response) -> bool {
+    let (Ok(a), Ok(b)) = (req.via(), resp.via()) else {
+        return false;
+    };
+    let port = |v: &crate::header::Via<'_>| {
+        v.port()
+            .unwrap_or(if v.transport().eq_ignore_ascii_case("TLS") {
+                5061
+            } else {
+                5060
+            })
+    };
+    a.host().matches(&b.host()) && port(&a) == port(&b)
 }

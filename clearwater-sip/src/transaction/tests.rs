@@ -752,6 +752,41 @@ fn rfc2543_requests_match_without_magic_cookie() {
 }
 
 #[test]
+fn a_response_with_another_sent_by_is_discarded() {
+    // §18.1.2: the branch matches, but the top Via's sent-by is not ours.
+    let mut layer = TransactionLayer::new(Config::default());
+    let now = Instant::now();
+    let to = Remote::new(Transport::Udp, addr(UAS));
+    let req = request("OPTIONS", "z9hG4bKsentby", "192.0.2.1");
+    layer.send_request(req.clone(), to, now).unwrap();
+    while layer.poll_output().is_some() {}
+    let forged = {
+        let mut r = req.make_response(StatusCode::OK, None, Some("x")).unwrap();
+        r.pop_via().unwrap();
+        r.push_via(
+            &crate::header::Via::parse("SIP/2.0/UDP 203.0.113.9:5060;branch=z9hG4bKsentby")
+                .unwrap(),
+        )
+        .unwrap();
+        r
+    };
+    layer.handle_message(Message::Response(forged), to, now);
+    assert!(layer.poll_output().is_none(), "a foreign sent-by was taken");
+    // The same response with our sent-by (the port written out) is taken.
+    let ours = {
+        let mut r = req.make_response(StatusCode::OK, None, Some("x")).unwrap();
+        r.pop_via().unwrap();
+        r.push_via(
+            &crate::header::Via::parse("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsentby").unwrap(),
+        )
+        .unwrap();
+        r
+    };
+    layer.handle_message(Message::Response(ours), to, now);
+    assert!(matches!(layer.poll_output(), Some(Output::Response { .. })));
+}
+
+#[test]
 fn stray_responses_and_bad_requests() {
     let mut layer = TransactionLayer::new(Config::default());
     let now = Instant::now();
