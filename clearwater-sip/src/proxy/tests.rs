@@ -608,6 +608,17 @@ fn route_preprocessing_pops_our_route_and_fixes_strict_routes() {
     assert_eq!(req.record_routes().count(), 0);
 }
 
+/// UAS1 sends no 100 Trying of its own (its TU answers when its script says).
+fn silent_uas1(sim: &mut Sim) {
+    let Node::Ua(uas) = &mut sim.nodes[UAS1] else {
+        unreachable!()
+    };
+    uas.layer = TransactionLayer::new(crate::transaction::Config {
+        auto_trying: false,
+        ..crate::transaction::Config::default()
+    });
+}
+
 /// What a router saw: the Request-URI and the Route values.
 type Seen = std::rc::Rc<std::cell::RefCell<Option<(String, Vec<String>)>>>;
 
@@ -953,13 +964,7 @@ fn a_2xx_after_timer_c_408_still_goes_upstream() {
     let mut config = proxy_config(Transport::Udp);
     config.timer_c = Duration::from_secs(10);
     node.proxy = Proxy::new(config);
-    let Node::Ua(uas) = &mut sim.nodes[UAS1] else {
-        unreachable!()
-    };
-    uas.layer = TransactionLayer::new(crate::transaction::Config {
-        auto_trying: false,
-        ..crate::transaction::Config::default()
-    });
+    silent_uas1(&mut sim);
     send(&mut sim, "INVITE", "z9hG4bKlate");
     sim.run(Duration::from_secs(600));
     let upstream: Vec<&str> = lines_sent(&sim, PROXY)
@@ -992,13 +997,7 @@ fn a_timed_out_branch_counts_as_a_408_against_a_503() {
         uas_any(&[], ms(0)),
         Some(uas_at(UAS2, &[503], ms(0))),
     );
-    let Node::Ua(uas) = &mut sim.nodes[UAS1] else {
-        unreachable!()
-    };
-    uas.layer = TransactionLayer::new(crate::transaction::Config {
-        auto_trying: false,
-        ..crate::transaction::Config::default()
-    });
+    silent_uas1(&mut sim);
     send(&mut sim, "INVITE", "z9hG4bKto503");
     sim.run(Duration::from_secs(600));
     let uac = sim.events(UAC);

@@ -760,29 +760,22 @@ fn a_response_with_another_sent_by_is_discarded() {
     let req = request("OPTIONS", "z9hG4bKsentby", "192.0.2.1");
     layer.send_request(req.clone(), to, now).unwrap();
     while layer.poll_output().is_some() {}
-    let forged = {
+    let answer_via = |via: &str| {
         let mut r = req.make_response(StatusCode::OK, None, Some("x")).unwrap();
         r.pop_via().unwrap();
-        r.push_via(
-            &crate::header::Via::parse("SIP/2.0/UDP 203.0.113.9:5060;branch=z9hG4bKsentby")
-                .unwrap(),
-        )
-        .unwrap();
-        r
+        r.push_via(&crate::header::Via::parse(via).unwrap())
+            .unwrap();
+        Message::Response(r)
     };
-    layer.handle_message(Message::Response(forged), to, now);
+    let forged = answer_via("SIP/2.0/UDP 203.0.113.9:5060;branch=z9hG4bKsentby");
+    layer.handle_message(forged, to, now);
     assert!(layer.poll_output().is_none(), "a foreign sent-by was taken");
-    // The same response with our sent-by (the port written out) is taken.
-    let ours = {
-        let mut r = req.make_response(StatusCode::OK, None, Some("x")).unwrap();
-        r.pop_via().unwrap();
-        r.push_via(
-            &crate::header::Via::parse("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsentby").unwrap(),
-        )
-        .unwrap();
-        r
-    };
-    layer.handle_message(Message::Response(ours), to, now);
+    // The same response with our sent-by is taken.
+    layer.handle_message(
+        answer_via("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKsentby"),
+        to,
+        now,
+    );
     assert!(matches!(layer.poll_output(), Some(Output::Response { .. })));
 }
 
