@@ -233,7 +233,8 @@ pub enum ProxyOutput {
     Finished {
         /// The context.
         ctx: ContextId,
-        /// The final status sent upstream.
+        /// The final status sent upstream (408 for a non-INVITE request
+        /// whose branches all timed out, though RFC 4320 has nothing sent).
         status: StatusCode,
     },
 }
@@ -1174,7 +1175,13 @@ impl Proxy {
         }
         let status = resp.status();
         let server = c.server;
-        let _ = self.txl.send_response(server, resp, now);
+        if !c.invite && status == StatusCode::REQUEST_TIMEOUT {
+            // RFC 4320 §4.2: no 408 to a non-INVITE request (its sender has
+            // timed out too): nothing goes upstream.
+            let _ = self.txl.abandon(server, now);
+        } else {
+            let _ = self.txl.send_response(server, resp, now);
+        }
         self.out.push_back(ProxyOutput::Finished {
             ctx: ContextId(ctx),
             status,

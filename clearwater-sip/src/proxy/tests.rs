@@ -1006,6 +1006,33 @@ fn a_timed_out_branch_counts_as_a_408_against_a_503() {
 }
 
 #[test]
+fn no_408_for_a_non_invite_whose_target_never_answers() {
+    // RFC 4320 §4.2: the proxy's Timer F fires, and it sends nothing
+    // upstream (the UAC's own Timer F has fired as well); its server
+    // transaction ends quietly.
+    let mut sim = topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_any(&[200], ms(0)),
+        None,
+    );
+    sim.filter = Box::new(|from, _| from == UAS1);
+    send(&mut sim, "MESSAGE", "z9hG4bKno408");
+    sim.run(Duration::from_secs(300));
+    let sent = lines_sent(&sim, PROXY);
+    assert!(
+        !sent.iter().any(|l| l.starts_with("SIP/2.0 408")),
+        "{sent:?}"
+    );
+    assert!(
+        sim.events(PROXY)
+            .contains(&format!("failed {}", addr(UAS1)))
+    );
+    assert!(sim.idle());
+}
+
+#[test]
 fn a_cancel_for_no_context_is_answered_481_not_routed() {
     let mut sim = topology(
         NetConfig::default(),

@@ -241,6 +241,37 @@ impl TransactionLayer {
         Ok(())
     }
 
+    /// Ends a non-INVITE server transaction without a final response (RFC
+    /// 4320 §4.2: an element that cannot answer before the request's own
+    /// transaction expires sends no 408, and so nothing at all). The
+    /// transaction stays Completed for Timer J, absorbing retransmissions
+    /// silently. INVITE transactions must be answered: `Err`.
+    pub fn abandon(&mut self, tx: ServerTxId, now: Instant) -> Result<(), Error> {
+        let id = tx.0;
+        let Some(s) = self.servers.get_mut(&id) else {
+            return Err(Error::Invalid("no such server transaction"));
+        };
+        if s.invite
+            || !matches!(
+                s.state,
+                ServerState::Trying | ServerState::NonInviteProceeding
+            )
+        {
+            return Err(Error::Invalid(
+                "only a non-INVITE transaction without a final response",
+            ));
+        }
+        s.state = ServerState::Completed;
+        s.last_response = None;
+        let j = if s.reply_to.transport.is_reliable() {
+            Duration::ZERO
+        } else {
+            self.config.t1 * 64
+        };
+        self.arm_or_end(RawTx::Server(id), TimerKind::J, j, now);
+        Ok(())
+    }
+
     pub(super) fn server_timer(&mut self, id: u64, kind: TimerKind, now: Instant) {
         let raw = RawTx::Server(id);
         let Some(s) = self.servers.get_mut(&id) else {

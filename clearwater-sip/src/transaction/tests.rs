@@ -780,6 +780,38 @@ fn a_response_with_another_sent_by_is_discarded() {
 }
 
 #[test]
+fn an_abandoned_non_invite_absorbs_retransmissions_then_ends() {
+    let mut layer = TransactionLayer::new(Config::default());
+    let now = Instant::now();
+    let from = Remote::new(Transport::Udp, addr(UAC));
+    let req = request("MESSAGE", "z9hG4bKabandon", "192.0.2.1");
+    layer.handle_message(Message::Request(req.clone()), from, now);
+    let Some(Output::Request { tx, .. }) = layer.poll_output() else {
+        panic!("no request")
+    };
+    layer.abandon(tx, now).unwrap();
+    assert!(layer.poll_output().is_none(), "nothing sent");
+    // A retransmission is absorbed: no response, nothing for the TU.
+    layer.handle_message(Message::Request(req), from, now + Duration::from_secs(1));
+    assert!(layer.poll_output().is_none());
+    assert!(layer.abandon(tx, now).is_err(), "already completed");
+    // Timer J (64·T1) ends it.
+    layer.handle_timeout(now + Duration::from_secs(33));
+    while layer.poll_output().is_some() {}
+    assert!(layer.is_idle());
+    // An INVITE must be answered.
+    layer.handle_message(
+        Message::Request(request("INVITE", "z9hG4bKabandon2", "192.0.2.1")),
+        from,
+        now,
+    );
+    let Some(Output::Request { tx, .. }) = layer.poll_output() else {
+        panic!("no request")
+    };
+    assert!(layer.abandon(tx, now).is_err());
+}
+
+#[test]
 fn stray_responses_and_bad_requests() {
     let mut layer = TransactionLayer::new(Config::default());
     let now = Instant::now();
