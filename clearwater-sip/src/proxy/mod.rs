@@ -17,8 +17,8 @@
 //!   this element unchanged → 482, unsupported Proxy-Require → 420 with
 //!   Unsupported;
 //! * route preprocessing (§16.4): a Request-URI that is one of our
-//!   Record-Route URIs (a strict router's doing) is replaced by the last Route
-//!   value; Route values naming us are removed;
+//!   Record-Route URIs (ours, no user part, `lr`: a strict router's doing) is
+//!   replaced by the last Route value; Route values naming us are removed;
 //! * forwarding (§16.6): Max-Forwards decremented (70 when absent), Record-Route
 //!   added (twice when the transport changes, RFC 5658), strict-route fix-up
 //!   for a next hop without `lr`, a Via with a new branch that carries a loop
@@ -27,12 +27,14 @@
 //!   responses and every 2xx forwarded at once, a 6xx or 2xx cancels the other
 //!   branches, and when every branch has finished the best final response goes
 //!   back (6xx first, then the lowest class; among 4xx, 401/407/415/420/484
-//!   first; 503 becomes 500; the challenges of every 401/407 are merged; 408
-//!   when no branch answered);
+//!   first; 503 becomes 500; the challenges of every 401/407 are merged; a
+//!   branch that timed out counts as a 408; 408 when no branch answered, except
+//!   that a non-INVITE request then gets no response at all, RFC 4320 §4.2);
 //! * CANCEL (§16.10): answered 200, propagated to every pending branch; the
 //!   487 comes back from downstream as usual;
-//! * Timer C (§16.8): when it fires a branch with a provisional response is
-//!   cancelled, one without is treated as a 408;
+//! * Timer C (§16.8): when it fires a branch with a provisional response (a
+//!   100 included) is cancelled and its final response awaited, one without
+//!   is treated as a 408;
 //! * ACKs for 2xx go out statelessly (§16.11) through
 //!   [`ProxyOutput::Stateless`] (the application picks the next hop);
 //!   responses that match no transaction are dropped (RFC 6026 §7.3), and a
