@@ -406,6 +406,8 @@ impl Proxy {
             return Err(Error::Invalid("Max-Forwards exhausted"));
         }
         req.set_header(&HeaderName::MAX_FORWARDS, &(mf - 1).to_string())?;
+        // §16.11 forwards as §16.6 does, step 6 included.
+        strict_route_fixup(&mut req)?;
         let branch = self.stateless_branch(&req);
         let via = self.via_for(to.transport, &branch)?;
         req.push_via(&via)?;
@@ -905,19 +907,7 @@ impl Proxy {
         for (n, v) in &target.headers {
             req.push_header(n, v)?;
         }
-        // §16.6 step 6: a next hop that is a strict router.
-        let strict = req.routes().next().and_then(Result::ok).map(|r| {
-            (
-                r.uri().into_owned(),
-                r.uri().as_sip().is_some_and(|s| s.is_loose_route()),
-            )
-        });
-        if let Some((top, false)) = strict {
-            let ruri = req.uri().into_owned();
-            req.pop_route()?;
-            req.push_header(&HeaderName::ROUTE, &format!("<{ruri}>"))?;
-            req.set_uri(&top);
-        }
+        strict_route_fixup(&mut req)?;
         let mut branch = String::with_capacity(MAGIC_COOKIE.len() + c.loop_hash.len() + 24);
         branch.push_str(MAGIC_COOKIE);
         branch.push_str("cw");
@@ -1227,6 +1217,24 @@ impl Proxy {
             self.contexts.remove(&ctx);
         }
     }
+}
+
+/// §16.6 step 6: when the next hop (the top Route) is a strict router, it
+/// becomes the Request-URI and the Request-URI the last Route value.
+fn strict_route_fixup(req: &mut Request) -> Result<(), Error> {
+    let strict = req.routes().next().and_then(Result::ok).map(|r| {
+        (
+            r.uri().into_owned(),
+            r.uri().as_sip().is_some_and(|s| s.is_loose_route()),
+        )
+    });
+    if let Some((top, false)) = strict {
+        let ruri = req.uri().into_owned();
+        req.pop_route()?;
+        req.push_header(&HeaderName::ROUTE, &format!("<{ruri}>"))?;
+        req.set_uri(&top);
+    }
+    Ok(())
 }
 
 /// A To tag: `prefix` and 64 bits of a keyed hash of `n` in hex, so tags

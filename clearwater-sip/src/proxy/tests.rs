@@ -1160,3 +1160,26 @@ fn to_tags_are_keyed_not_counters() {
     assert!(a.starts_with("cwp") && a.len() == 19, "{a}");
     assert!(a[3..].bytes().all(|c| c.is_ascii_hexdigit()));
 }
+
+#[test]
+fn a_stateless_ack_to_a_strict_router_is_rewritten_too() {
+    // §16.11 forwards as §16.6 does: when the next Route has no `lr`, it
+    // becomes the Request-URI and the Request-URI goes last in the Route set.
+    let mut p = Proxy::new(proxy_config(Transport::Udp));
+    let mut ack = request("ACK", "z9hG4bKackstrict");
+    ack.push_header(&HeaderName::ROUTE, "<sip:192.0.2.9:5060>")
+        .unwrap();
+    p.forward_stateless(ack, to(UAS1)).unwrap();
+    let sent = std::iter::from_fn(|| p.poll_output())
+        .find_map(|o| match o {
+            ProxyOutput::Transmit { data, .. } => Some(data),
+            _ => None,
+        })
+        .expect("the ACK went out");
+    let Message::Request(out) = Message::parse(sent).unwrap() else {
+        panic!("not a request")
+    };
+    assert_eq!(out.uri().as_str(), "sip:192.0.2.9:5060");
+    let routes: Vec<String> = out.routes().map(|r| r.unwrap().uri().to_string()).collect();
+    assert_eq!(routes, ["sip:bob@example.com"]);
+}
