@@ -37,7 +37,9 @@
 //!
 //! Peers are not authenticated (nor are Chronos's), so a copy from a peer is
 //! checked ([`ClusterCore::receive`]) and what one can cost is bounded:
-//! `max_timers` counts tombstones too, `max_bytes` bounds callback and opaque
+//! `max_timers` counts tombstones too (those of timers never held here at
+//! most an eighth of it, so DELETEs of made-up ids, which need no key, cannot
+//! crowd out new timers), `max_bytes` bounds callback and opaque
 //! data, a repeating timer's interval is at least
 //! [`MIN_REPEAT_INTERVAL`](crate::MIN_REPEAT_INTERVAL), a copy's timing may
 //! not start after its version, and pops missed by more than a minute (plus
@@ -66,7 +68,9 @@ pub struct ClusterConfig {
     /// How long deleted and finished timers are remembered (default 10 min).
     pub tombstone_for: Duration,
     /// Most timers held, tombstones included (default 1 000 000); beyond it
-    /// new timers (and deletions of timers not held) are refused.
+    /// new timers are refused. Tombstones of timers never held here take at
+    /// most an eighth of it: beyond that, such a deletion is acknowledged
+    /// without being remembered.
     pub max_timers: usize,
     /// Most bytes of callback URIs and opaque data held (default 1 GiB);
     /// beyond it new or larger timers are refused.
@@ -221,7 +225,14 @@ pub struct ClusterCore {
     rng: u64,
     /// Callback and opaque bytes of the timers held.
     bytes: usize,
+    /// Tombstones held (deleted timers remembered for `tombstone_for`).
+    tombstones: usize,
 }
+
+/// The share of `max_timers` that tombstones of timers never held here may
+/// take: beyond it such a deletion is acknowledged but not remembered, so
+/// DELETEs of made-up ids cannot crowd out new timers.
+const BLIND_TOMBSTONE_SHARE: usize = 8;
 
 /// 64-bit FNV-1a with a splitmix finaliser: stable across processes and
 /// releases (placement depends on it).
@@ -305,6 +316,7 @@ impl ClusterCore {
             last_version: 0,
             rng: stable_hash(&[&seed.to_be_bytes()]) | 1,
             bytes: 0,
+            tombstones: 0,
         }
     }
 
@@ -483,7 +495,9 @@ impl ClusterCore {
     /// the copy held must stay under `max_bytes`.
     fn room_for(&self, state: &TimerState) -> Result<(), TimerError> {
         let held = self.timers.get(&state.id);
-        if held.is_none() && self.timers.len() >= self.config.max_timers {
+        // (A deletion of a timer not held always "fits": `apply` decides
+        // whether it is remembered.)
+        if held.is_none() && !state.deleted && self.timers.len() >= self.config.max_timers {
             return Err(TimerError::Unavailable(format!(
                 "this member holds its limit of {} timers",
                 self.config.max_timers
@@ -516,11 +530,23 @@ impl ClusterCore {
             Some(slot) => {
                 slot.rank = rank_of(&state, &self.config.me);
                 self.bytes = self.bytes - weight(&slot.state) + weight(&state);
+                self.tombstones = (self.tombstones + usize::from(state.deleted))
+                    .saturating_sub(usize::from(slot.state.deleted));
                 slot.state = state;
             }
             None => {
+                // The deletion of a timer never held here only guards against
+                // its creation arriving late; under a flood of them (made-up
+                // ids) it is acknowledged without being remembered.
+                if state.deleted
+                    && (self.tombstones >= self.config.max_timers / BLIND_TOMBSTONE_SHARE
+                        || self.timers.len() >= self.config.max_timers)
+                {
+                    return;
+                }
                 let rank = rank_of(&state, &self.config.me);
                 self.bytes += weight(&state);
+                self.tombstones += usize::from(state.deleted);
                 self.timers.insert(
                     id.clone(),
                     Slot {
@@ -599,6 +625,9 @@ impl ClusterCore {
                 Due::Forget => {
                     if let Some(gone) = self.timers.remove(&id) {
                         self.bytes -= weight(&gone.state);
+                        self.tombstones = self
+                            .tombstones
+                            .saturating_sub(usize::from(gone.state.deleted));
                     }
                 }
                 Due::Pop => {
