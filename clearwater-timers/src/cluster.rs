@@ -465,7 +465,15 @@ impl ClusterCore {
                     return Ok(()); // routed here by a Bloom false positive
                 }
                 self.room_for(&state)?;
-                self.apply(state, now);
+                let id = state.id.clone();
+                if !self.apply(state, now) {
+                    // An older version than the one held (a change stamped by
+                    // a member whose clock lags): not applied, and not
+                    // acknowledged, so its originator does not report it done.
+                    return Err(TimerError::Unavailable(format!(
+                        "timer {id}: a newer version is held"
+                    )));
+                }
             }
             PeerMessage::Popped {
                 id,
@@ -515,15 +523,16 @@ impl ClusterCore {
     }
 
     /// Keeps `state` if it is newer than the copy held (or the same version
-    /// further along), and (re)schedules it.
-    fn apply(&mut self, state: TimerState, now: u64) {
+    /// further along), and (re)schedules it. False when a newer version is
+    /// held (the change is dropped).
+    fn apply(&mut self, state: TimerState, now: u64) -> bool {
         self.last_version = self.last_version.max(state.version.ms);
         let id = state.id.clone();
         match self.timers.get_mut(&id) {
-            Some(slot) if slot.state.version > state.version => return,
+            Some(slot) if slot.state.version > state.version => return false,
             Some(slot) if slot.state.version == state.version => {
                 if state.popped <= slot.state.popped {
-                    return;
+                    return true;
                 }
                 slot.state.popped = state.popped;
             }
@@ -542,7 +551,7 @@ impl ClusterCore {
                     && (self.tombstones >= self.config.max_timers / BLIND_TOMBSTONE_SHARE
                         || self.timers.len() >= self.config.max_timers)
                 {
-                    return;
+                    return true;
                 }
                 let rank = rank_of(&state, &self.config.me);
                 self.bytes += weight(&state);
@@ -558,6 +567,7 @@ impl ClusterCore {
             }
         }
         self.schedule(&id, now);
+        true
     }
 
     /// Arms the next pop of `id`, or its forgetting once it is deleted or

@@ -151,18 +151,23 @@ fn versions_tombstones_and_finished_timers() {
     let PeerMessage::Replicate(created) = p.remote[0].1.clone() else {
         unreachable!()
     };
-    // Updated: the old copy arriving late changes nothing.
+    // Updated: the old copy arriving late changes nothing (and is refused,
+    // so its sender does not count it held).
     c.client_update(&id, spec(3_000, 1).with_replication(3), T0 + 100)
         .unwrap();
-    c.receive(PeerMessage::Replicate(created.clone()), T0 + 200)
-        .unwrap();
+    assert!(
+        c.receive(PeerMessage::Replicate(created.clone()), T0 + 200)
+            .is_err()
+    );
     assert_eq!(c.state(&id).unwrap().interval_ms, 3_000);
     c.tick(T0 + 1_000);
     assert!(pops(&drain(&mut c)).is_empty(), "the update restarted it");
     // Deleted: nothing pops, and the creation arriving again cannot revive it.
     c.client_delete(&id, T0 + 500).unwrap();
-    c.receive(PeerMessage::Replicate(created), T0 + 600)
-        .unwrap();
+    assert!(
+        c.receive(PeerMessage::Replicate(created), T0 + 600)
+            .is_err()
+    );
     c.tick(T0 + 100_000);
     assert!(pops(&drain(&mut c)).is_empty());
     assert!(c.state(&id).unwrap().deleted);
@@ -621,4 +626,39 @@ fn a_crafted_id_names_no_more_replicas_than_peers_accept() {
             assert!(peers[i - 1].receive(m.clone(), T0).is_ok(), "{to}");
         }
     }
+}
+
+#[test]
+fn an_older_version_from_a_peer_is_refused_not_acknowledged() {
+    // A member whose clock lags stamps a change older than the copy held:
+    // the replica drops it, and says so (the originator must not report the
+    // change done); the same version again is still acknowledged.
+    let mut c = ClusterCore::new(ClusterConfig::new("n0:7253", ["n0:7253", "n1:7253"]), 5);
+    let id = format!("{:016x}{:016x}", 11, bloom_bits("n0:7253"));
+    let held = TimerState {
+        id: id.clone(),
+        version: Version { ms: T0, node: 1 },
+        interval_ms: 1000,
+        repeat_for_ms: 1000,
+        callback: "http://cb/".into(),
+        opaque: "o".into(),
+        start_ms: T0,
+        popped: 0,
+        replicas: vec!["n0:7253".into()],
+        deleted: false,
+    };
+    c.receive(PeerMessage::Replicate(held.clone()), T0).unwrap();
+    c.receive(PeerMessage::Replicate(held.clone()), T0).unwrap();
+    let mut late_delete = held.clone();
+    late_delete.version = Version {
+        ms: T0 - 5,
+        node: 2,
+    };
+    late_delete.start_ms = T0 - 5;
+    late_delete.deleted = true;
+    assert!(matches!(
+        c.receive(PeerMessage::Replicate(late_delete), T0),
+        Err(TimerError::Unavailable(_))
+    ));
+    assert!(!c.state(&id).unwrap().deleted);
 }
