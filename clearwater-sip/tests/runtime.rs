@@ -524,3 +524,41 @@ async fn acks_being_routed_are_bounded() {
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dual_stack_proxy_sends_to_ipv6_from_its_ipv6_socket() {
+    // UDP on 127.0.0.1 and [::1]; the router names a v6 next hop with no
+    // flow: the datagram must leave from the v6 socket (a v4 socket cannot
+    // send to a v6 address, which would fail the branch with a 503).
+    let uas = UdpSocket::bind("[::1]:0").await.unwrap();
+    let uas_addr = uas.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let Ok((len, from)) = uas.recv_from(&mut buf).await else {
+                return;
+            };
+            if let Ok(Message::Request(r)) = Message::parse(Bytes::copy_from_slice(&buf[..len])) {
+                let resp = r.make_response(StatusCode::OK, None, Some("u")).unwrap();
+                let _ = uas.send_to(&resp.to_bytes(), from).await;
+            }
+        }
+    });
+    let v4: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let v6: SocketAddr = "[::1]:0".parse().unwrap();
+    let config = ServerConfig::new(vec![v4, v6], vec![], vec![]);
+    let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Udp, uas_addr)))
+        .await
+        .unwrap();
+    let proxy_v4 = server
+        .local_addrs()
+        .iter()
+        .find(|(_, a)| a.is_ipv4())
+        .unwrap()
+        .1;
+    let task = tokio::spawn(server.run());
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let r = ask(&client, proxy_v4, 21).await;
+    assert_eq!(r.as_response().unwrap().status(), StatusCode::OK);
+    task.abort();
+}

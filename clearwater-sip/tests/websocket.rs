@@ -190,3 +190,27 @@ async fn oversized_websocket_message_closes_the_connection() {
     };
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_close_gets_a_close_reply() {
+    // RFC 6455 §5.5.1: the server answers a Close frame with one, so the
+    // browser sees a clean close (1000), not an abnormal one (1006).
+    let addr = server().await;
+    let mut req = format!("ws://{addr}/").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.close(None).await.unwrap();
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Ws::Close(_))) => return true,
+                Some(Ok(_)) => continue,
+                None | Some(Err(_)) => return false,
+            }
+        }
+    })
+    .await
+    .expect("the connection ended");
+    assert!(reply, "the server closed without a Close frame");
+}

@@ -587,9 +587,17 @@ fn send(
 ) -> bool {
     match to.transport {
         Transport::Udp => {
+            // The flow it came on, else a socket of the destination's
+            // address family (a v4 socket cannot send to a v6 address).
             let sock = to
                 .flow
                 .and_then(|f| udp.iter().find(|(id, _)| *id == f))
+                .or_else(|| {
+                    udp.iter().find(|(_, s)| {
+                        s.local_addr()
+                            .is_ok_and(|a| a.is_ipv4() == to.addr.is_ipv4())
+                    })
+                })
                 .or_else(|| udp.first());
             match sock {
                 // A full socket buffer is a lost datagram, not a transport

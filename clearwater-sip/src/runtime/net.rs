@@ -297,5 +297,8 @@ pub(crate) async fn ws_conn(
             }
         }
     }
+    // The closing handshake (RFC 6455 §5.5.1): the reply to a client's Close
+    // (queued by tungstenite), or our own Close; bounded like any write.
+    let _ = tokio::time::timeout(write_timeout, sink.close()).await;
     let _ = events.send(Event::Closed { flow }).await;
 }
