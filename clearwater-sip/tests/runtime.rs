@@ -57,6 +57,21 @@ async fn tcp_uas() -> (SocketAddr, PerConnection) {
     (addr, served)
 }
 
+/// A proxy listening on TCP only (its route, to an address nothing listens
+/// on, is never used by these tests): its address and the server task.
+async fn tcp_proxy(
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut config = ServerConfig::new(vec![], vec![any], vec![]);
+    configure(&mut config);
+    let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Udp, any)))
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0].1;
+    (addr, tokio::spawn(server.run()))
+}
+
 fn options(n: u32) -> String {
     format!(
         "OPTIONS sip:uas@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;rport;branch=z9hG4bKrt{n}\r\n\
@@ -147,15 +162,7 @@ async fn requests_are_spread_over_a_pool_of_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_keepalive_ping_gets_pong() {
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let server = ProxyServer::bind(
-        ServerConfig::new(vec![], vec![any], vec![]),
-        StaticRoute(Remote::new(Transport::Udp, any)),
-    )
-    .await
-    .unwrap();
-    let addr = server.local_addrs()[0].1;
-    let task = tokio::spawn(server.run());
+    let (addr, task) = tcp_proxy(|_| {}).await;
     let mut s = TcpStream::connect(addr).await.unwrap();
     for _ in 0..3 {
         assert!(pongs(&mut s).await, "a pong within 2 s");
@@ -177,14 +184,7 @@ async fn pongs(s: &mut TcpStream) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_connections_beyond_the_limit_are_closed() {
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let mut config = ServerConfig::new(vec![], vec![any], vec![]);
-    config.max_connections = 2;
-    let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Udp, any)))
-        .await
-        .unwrap();
-    let addr = server.local_addrs()[0].1;
-    let task = tokio::spawn(server.run());
+    let (addr, task) = tcp_proxy(|c| c.max_connections = 2).await;
 
     let mut a = TcpStream::connect(addr).await.unwrap();
     let mut b = TcpStream::connect(addr).await.unwrap();
@@ -273,15 +273,11 @@ async fn a_peer_that_never_reads_is_disconnected() {
     // instead of holding it, and its place under max_connections, forever.
     // With room for one connection, a second client is served only if the
     // stalled one was let go.
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let mut config = ServerConfig::new(vec![], vec![any], vec![]);
-    config.write_timeout = Duration::from_millis(300);
-    config.max_connections = 1;
-    let server = ProxyServer::bind(config, StaticRoute(Remote::new(Transport::Udp, any)))
-        .await
-        .unwrap();
-    let addr = server.local_addrs()[0].1;
-    let task = tokio::spawn(server.run());
+    let (addr, task) = tcp_proxy(|c| {
+        c.write_timeout = Duration::from_millis(300);
+        c.max_connections = 1;
+    })
+    .await;
 
     // A small receive window, so the proxy's send buffer fills quickly.
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
@@ -312,15 +308,7 @@ async fn a_peer_that_never_reads_is_disconnected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_breaks_the_stream_framing_is_answered_then_closed() {
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let server = ProxyServer::bind(
-        ServerConfig::new(vec![], vec![any], vec![]),
-        StaticRoute(Remote::new(Transport::Udp, any)),
-    )
-    .await
-    .unwrap();
-    let addr = server.local_addrs()[0].1;
-    let task = tokio::spawn(server.run());
+    let (addr, task) = tcp_proxy(|_| {}).await;
     for (content_length, status) in [("999999999", "513"), ("1, 2", "400")] {
         let mut s = TcpStream::connect(addr).await.unwrap();
         let req = format!(
