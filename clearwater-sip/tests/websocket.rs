@@ -53,6 +53,24 @@ async fn server() -> SocketAddr {
 }
 
 /// The next SIP message on the WebSocket (control frames skipped).
+/// A handshake request for `addr` offering the `sip` subprotocol.
+fn sip_request(addr: SocketAddr) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut req = format!("ws://{addr}/").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+    req
+}
+
+/// A WebSocket connection to `addr` speaking the `sip` subprotocol.
+async fn connect(
+    addr: SocketAddr,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    tokio_tungstenite::connect_async(sip_request(addr))
+        .await
+        .unwrap()
+        .0
+}
+
 async fn next_sip<S>(ws: &mut S) -> Bytes
 where
     S: futures_util::Stream<Item = Result<Ws, tokio_tungstenite::tungstenite::Error>> + Unpin,
@@ -83,10 +101,9 @@ fn request(method: &str, branch: &str, cseq: u32) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_and_options_over_websocket() {
     let addr = server().await;
-    let mut req = format!("ws://{addr}/").into_client_request().unwrap();
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
-    let (mut ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let (mut ws, resp) = tokio_tungstenite::connect_async(sip_request(addr))
+        .await
+        .unwrap();
     assert_eq!(
         resp.headers().get("Sec-WebSocket-Protocol").unwrap(),
         "sip",
@@ -136,10 +153,7 @@ async fn handshake_without_sip_subprotocol_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_request_over_websocket_gets_400() {
     let addr = server().await;
-    let mut req = format!("ws://{addr}/").into_client_request().unwrap();
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut ws = connect(addr).await;
     let bad =
         request("OPTIONS", "z9hG4bKws-bad", 3).replace("Max-Forwards: 70", "Max-Forwards: lots");
     ws.send(Ws::text(bad)).await.unwrap();
@@ -154,13 +168,7 @@ async fn malformed_request_over_websocket_gets_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_websocket_message_closes_the_connection() {
     let addr = server().await;
-    let connect = || async {
-        let mut req = format!("ws://{addr}/").into_client_request().unwrap();
-        req.headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
-        tokio_tungstenite::connect_async(req).await.unwrap().0
-    };
-    let mut ws = connect().await;
+    let mut ws = connect(addr).await;
     // Over the default 65 535-octet message limit: the server refuses to
     // buffer it and drops the connection instead of answering.
     let padding = "x".repeat(70_000);
@@ -181,7 +189,7 @@ async fn oversized_websocket_message_closes_the_connection() {
     assert!(ended.is_ok(), "connection still open after 5 s");
 
     // The server is still serving others.
-    let mut ws = connect().await;
+    let mut ws = connect(addr).await;
     ws.send(Ws::text(request("OPTIONS", "z9hG4bKws-after", 5)))
         .await
         .unwrap();
@@ -196,10 +204,7 @@ async fn a_client_close_gets_a_close_reply() {
     // RFC 6455 §5.5.1: the server answers a Close frame with one, so the
     // browser sees a clean close (1000), not an abnormal one (1006).
     let addr = server().await;
-    let mut req = format!("ws://{addr}/").into_client_request().unwrap();
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut ws = connect(addr).await;
     ws.close(None).await.unwrap();
     let reply = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
