@@ -7,6 +7,7 @@ use super::{
     TransactionLayer, TxId, build_ack, build_cancel, check_outgoing,
 };
 use crate::error::Error;
+use crate::header::Via;
 use crate::message::{Request, Response};
 use crate::method::Method;
 use crate::transport::Remote;
@@ -32,7 +33,8 @@ impl TransactionLayer {
         internal: bool,
     ) -> Result<ClientTxId, Error> {
         check_outgoing(&req)?;
-        let key = ClientKey::of_request(&req).ok_or(Error::Missing("Via"))?;
+        let via = req.via()?.into_owned();
+        let key = ClientKey::of_request(&req, &via).ok_or(Error::Missing("Via branch"))?;
         if self.client_keys.contains_key(&key) {
             return Err(Error::Invalid(
                 "a client transaction with this branch exists",
@@ -46,6 +48,7 @@ impl TransactionLayer {
             id,
             ClientTx {
                 key: key.clone(),
+                via,
                 invite,
                 state: if invite {
                     ClientState::Calling
@@ -124,9 +127,17 @@ impl TransactionLayer {
 
     /// A response arrived: match it (§17.1.3) and run the state machine.
     pub(super) fn client_response(&mut self, resp: Response, from: Remote, now: Instant) {
-        let Some(id) =
-            ClientKey::of_response(&resp).and_then(|k| self.client_keys.get(&k).copied())
-        else {
+        // The top Via is parsed once: for the key, then for its sent-by.
+        let matched = resp.via().ok().and_then(|via| {
+            let id = ClientKey::of_response(&resp, &via)
+                .and_then(|k| self.client_keys.get(&k).copied())?;
+            let ours = self
+                .clients
+                .get(&id)
+                .is_some_and(|c| same_sent_by(&c.via, &via));
+            Some((id, ours))
+        });
+        let Some((id, ours)) = matched else {
             self.out.push_back(Output::StrayResponse {
                 response: resp,
                 from,
@@ -135,14 +146,14 @@ impl TransactionLayer {
         };
         let raw = RawTx::Client(id);
         let code = resp.status().as_u16();
+        // §18.1.2: a response whose top Via sent-by is not the one this
+        // transaction's request carried was not meant for us: discarded.
+        if !ours {
+            return;
+        }
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
-        // §18.1.2: a response whose top Via sent-by is not the one this
-        // transaction's request carried was not meant for us: discarded.
-        if !same_sent_by(&c.request, &resp) {
-            return;
-        }
         let internal = c.internal;
         let deliver = |layer: &mut TransactionLayer, resp: Response| {
             if !internal {
@@ -280,14 +291,10 @@ impl TransactionLayer {
     }
 }
 
-/// Whether the top Vias of `req` and `resp` have the same sent-by: hosts
-/// compared as §19.1.4 compares them, ports with the transport's default
-/// for an absent one.
-fn same_sent_by(req: &Request, resp: &Response) -> bool {
-    let (Ok(a), Ok(b)) = (req.via(), resp.via()) else {
-        return false;
-    };
-    let port = |v: &crate::header::Via<'_>| {
+/// Whether two Vias have the same sent-by: hosts compared as §19.1.4
+/// compares them, ports with the transport's default for an absent one.
+fn same_sent_by(a: &Via<'_>, b: &Via<'_>) -> bool {
+    let port = |v: &Via<'_>| {
         v.port()
             .unwrap_or(if v.transport().eq_ignore_ascii_case("TLS") {
                 5061
@@ -295,5 +302,5 @@ fn same_sent_by(req: &Request, resp: &Response) -> bool {
                 5060
             })
     };
-    a.host().matches(&b.host()) && port(&a) == port(&b)
+    a.host().matches(&b.host()) && port(a) == port(b)
 }

@@ -14,17 +14,17 @@ pub(crate) struct ClientKey {
 }
 
 impl ClientKey {
-    pub(crate) fn of_request(req: &Request) -> Option<ClientKey> {
-        let via = req.via().ok()?;
+    /// The key of a request whose top Via is `via`.
+    pub(crate) fn of_request(req: &Request, via: &Via<'_>) -> Option<ClientKey> {
         Some(ClientKey {
             branch: via.branch()?.to_owned(),
             method: req.method().clone(),
         })
     }
 
-    /// §17.1.3: top Via branch and CSeq method of the response.
-    pub(crate) fn of_response(resp: &Response) -> Option<ClientKey> {
-        let via = resp.via().ok()?;
+    /// §17.1.3: top Via branch (`via`, the response's) and CSeq method of
+    /// the response.
+    pub(crate) fn of_response(resp: &Response, via: &Via<'_>) -> Option<ClientKey> {
         let cseq = resp.cseq().ok()?;
         Some(ClientKey {
             branch: via.branch()?.to_owned(),

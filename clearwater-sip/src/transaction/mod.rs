@@ -57,6 +57,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::error::Error;
+use crate::header::Via;
 use crate::message::{Message, Request, Response};
 use crate::method::Method;
 use crate::name::HeaderName;
@@ -299,6 +300,9 @@ enum ClientState {
 
 struct ClientTx {
     key: ClientKey,
+    /// The request's top Via, kept parsed: its sent-by is what a response
+    /// must carry (§18.1.2).
+    via: Via<'static>,
     invite: bool,
     state: ClientState,
     request: Request,
