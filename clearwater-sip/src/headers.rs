@@ -335,24 +335,20 @@ impl Headers {
         };
         let mut split = CommaSplit::new(&value);
         let first = split.next()?.to_vec();
-        // Offset of the rest: after the first top-level comma.
-        match split.rest_offset() {
-            None => self.remove_index(i),
-            // Nothing but empty elements after it: the field goes (an empty
-            // `Via:` line is no header field, §7.3.1).
-            Some(off)
-                if value[off..]
-                    .iter()
-                    .all(|&c| matches!(c, b',' | b' ' | b'\t' | b'\r' | b'\n')) =>
-            {
-                self.remove_index(i)
+        // The rest: after the first top-level comma, without the empty
+        // elements that follow it (they go with it).
+        let rest = split.rest_offset().map(|off| {
+            let mut rest = scan::trim_lws(&value[off..]);
+            while let [b',', tail @ ..] = rest {
+                rest = scan::trim_lws(tail);
             }
-            Some(off) => {
-                let mut rest = scan::trim_lws(&value[off..]);
-                // Empty elements right after the first are dropped with it.
-                while let [b',', tail @ ..] = rest {
-                    rest = scan::trim_lws(tail);
-                }
+            rest
+        });
+        match rest {
+            // Nothing left: the field goes (an empty `Via:` line is no
+            // header field, §7.3.1).
+            None | Some([]) => self.remove_index(i),
+            Some(rest) => {
                 let name_written = HeaderName(match e.known {
                     Some(k) => Repr::Known(k),
                     None => Repr::Extension(Bytes::copy_from_slice(self.text(e.src, e.name))),

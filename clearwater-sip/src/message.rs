@@ -574,7 +574,12 @@ impl Parts {
     fn encoded_len(&self) -> usize {
         (self.start.end - self.start.start) as usize
             + self.headers.lines_len()
-            + if self.needs_content_length() { 40 } else { 0 }
+            + if self.needs_content_length() {
+                // "Content-Length: " + up to 20 digits + CRLF
+                16 + 20 + 2
+            } else {
+                0
+            }
             + 2
             + self.body().len()
     }
