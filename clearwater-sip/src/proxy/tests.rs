@@ -139,6 +139,18 @@ fn uas_any(codes: &'static [u16], after: Duration) -> Tu {
     uas_at(UAS1, codes, after)
 }
 
+/// UAC → proxy → UAS1, every request routed to UAS1, which answers with
+/// `codes` after `after`.
+fn one_uas(codes: &'static [u16], after: Duration) -> Sim {
+    topology(
+        NetConfig::default(),
+        1,
+        route_to(&[&[UAS1]]),
+        uas_any(codes, after),
+        None,
+    )
+}
+
 fn to(i: usize) -> Remote {
     Remote::new(Transport::Udp, addr(i))
 }
@@ -461,13 +473,7 @@ fn cancel_from_upstream_reaches_every_branch() {
 
 #[test]
 fn timer_c_cancels_a_branch_that_only_rings() {
-    let mut sim = topology(
-        NetConfig::default(),
-        1,
-        route_to(&[&[UAS1]]),
-        uas_any(&[180], ms(100)),
-        None,
-    );
+    let mut sim = one_uas(&[180], ms(100));
     send(&mut sim, "INVITE", "z9hG4bKtc");
     sim.run(Duration::from_secs(600));
     // Timer C (185 s) after the 180 reached the proxy: CANCEL, then 487 upstream.
@@ -484,13 +490,7 @@ fn timer_c_cancels_a_branch_that_only_rings() {
 #[test]
 fn validation_483_420_and_482() {
     // Max-Forwards 0
-    let mut sim = topology(
-        NetConfig::default(),
-        1,
-        route_to(&[&[UAS1]]),
-        uas_any(&[200], ms(0)),
-        None,
-    );
+    let mut sim = one_uas(&[200], ms(0));
     let now = sim.now;
     let mut req = request("OPTIONS", "z9hG4bKmf");
     req.set_header(&HeaderName::MAX_FORWARDS, "0").unwrap();
@@ -895,13 +895,7 @@ fn timer_c_resets_keep_one_heap_entry_per_branch() {
     // Fifty 180s a second apart: each resets Timer C, none adds a heap
     // entry, and the CANCEL comes 185 s after the last one.
     const RINGS: [u16; 50] = [180; 50];
-    let mut sim = topology(
-        NetConfig::default(),
-        1,
-        route_to(&[&[UAS1]]),
-        uas_any(&RINGS, ms(1000)),
-        None,
-    );
+    let mut sim = one_uas(&RINGS, ms(1000));
     send(&mut sim, "INVITE", "z9hG4bKtcr");
     sim.run(Duration::from_secs(30));
     let Node::Proxy(p) = &sim.nodes[PROXY] else {
@@ -927,13 +921,7 @@ fn timer_c_after_only_a_100_cancels_and_waits_for_the_final_response() {
     // §16.8 asks for a CANCEL, and the branch's final response (here the
     // callee's 200, sent just before the CANCEL reached it) is what goes
     // upstream; no 408 first.
-    let mut sim = topology(
-        NetConfig::default(),
-        1,
-        route_to(&[&[UAS1]]),
-        uas_any(&[200], ms(184_995)),
-        None,
-    );
+    let mut sim = one_uas(&[200], ms(184_995));
     send(&mut sim, "INVITE", "z9hG4bKlate");
     sim.run(Duration::from_secs(600));
     let sent = lines_sent(&sim, PROXY);
@@ -951,13 +939,7 @@ fn a_2xx_after_timer_c_408_still_goes_upstream() {
     // than Timer B: the branch counts as a 408 at once, which goes
     // upstream; the callee's 200 that follows must still be forwarded
     // (§16.7 step 10), statelessly, as the server transaction is completed.
-    let mut sim = topology(
-        NetConfig::default(),
-        1,
-        route_to(&[&[UAS1]]),
-        uas_any(&[200], ms(9_995)),
-        None,
-    );
+    let mut sim = one_uas(&[200], ms(9_995));
     let Node::Proxy(node) = &mut sim.nodes[PROXY] else {
         unreachable!()
     };
@@ -1010,13 +992,7 @@ fn no_408_for_a_non_invite_whose_target_never_answers() {
     // RFC 4320 §4.2: the proxy's Timer F fires, and it sends nothing
     // upstream (the UAC's own Timer F has fired as well); its server
     // transaction ends quietly.
-    let mut sim = topology(
-        NetConfig::default(),
-        1,
-        route_to(&[&[UAS1]]),
-        uas_any(&[200], ms(0)),
-        None,
-    );
+    let mut sim = one_uas(&[200], ms(0));
     sim.filter = Box::new(|from, _| from == UAS1);
     send(&mut sim, "MESSAGE", "z9hG4bKno408");
     sim.run(Duration::from_secs(300));
@@ -1034,13 +1010,7 @@ fn no_408_for_a_non_invite_whose_target_never_answers() {
 
 #[test]
 fn a_cancel_for_no_context_is_answered_481_not_routed() {
-    let mut sim = topology(
-        NetConfig::default(),
-        1,
-        route_to(&[&[UAS1]]),
-        uas_any(&[200], ms(0)),
-        None,
-    );
+    let mut sim = one_uas(&[200], ms(0));
     send(&mut sim, "CANCEL", "z9hG4bKorphan");
     sim.run(Duration::from_secs(60));
     assert!(sim.events(UAC).contains(&"response 481".to_owned()));
@@ -1071,13 +1041,7 @@ fn a_second_2xx_to_a_forked_message_is_not_forwarded() {
 fn a_cancel_for_an_invite_answered_at_once_gets_200() {
     // Max-Forwards 0: 483 at once, without a context. A CANCEL for that
     // INVITE matches its transaction: 200, nothing else to do (§9.2).
-    let mut sim = topology(
-        NetConfig::default(),
-        1,
-        route_to(&[&[UAS1]]),
-        uas_any(&[200], ms(0)),
-        None,
-    );
+    let mut sim = one_uas(&[200], ms(0));
     let now = sim.now;
     let mut inv = request("INVITE", "z9hG4bKmf0");
     inv.set_header(&HeaderName::MAX_FORWARDS, "0").unwrap();
