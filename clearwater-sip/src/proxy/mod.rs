@@ -40,7 +40,8 @@
 //!   responses that match no transaction are dropped (RFC 6026 §7.3), and a
 //!   2xx to INVITE after a non-2xx final is forwarded statelessly upstream;
 //! * a CANCEL matching no context: 200 if it matched an INVITE transaction
-//!   already answered, else 481;
+//!   already answered, or a non-INVITE request (answered by the transaction
+//!   layer; §9.2: no effect, nothing is cancelled downstream), else 481;
 //! * overload: see the transaction layer's `max_server_transactions`.
 //!
 //! Loop detection hashes the Request-URI, From and To tags, Call-ID, CSeq

@@ -1018,6 +1018,39 @@ fn a_cancel_for_no_context_is_answered_481_not_routed() {
 }
 
 #[test]
+fn a_cancel_for_a_message_in_progress_gets_200_and_changes_nothing() {
+    // §16.10 / §9.2: the CANCEL matches the MESSAGE's transaction, so it is
+    // answered 200 (not 481), is not sent on, and the MESSAGE still gets the
+    // UAS's answer.
+    let mut sim = one_uas(&[202], ms(2000));
+    let now = sim.now;
+    let msg = request("MESSAGE", "z9hG4bKmsgc");
+    let mut cancel = request("CANCEL", "z9hG4bKmsgc");
+    cancel.set_header(&HeaderName::CSEQ, "1 CANCEL").unwrap();
+    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
+        unreachable!()
+    };
+    uac.layer.send_request(msg, to(PROXY), now).unwrap();
+    uac.layer.send_request(cancel, to(PROXY), now).unwrap();
+    sim.run(Duration::from_secs(60));
+    let sent = lines_sent(&sim, PROXY);
+    assert!(
+        sent.iter().any(|l| l.starts_with("SIP/2.0 200")),
+        "{sent:?}"
+    );
+    assert!(
+        !sent.iter().any(|l| l.starts_with("SIP/2.0 481")),
+        "{sent:?}"
+    );
+    assert!(
+        sent.iter().any(|l| l.starts_with("SIP/2.0 202")),
+        "{sent:?}"
+    );
+    assert_eq!(uas_saw(&sim, UAS1), ["request MESSAGE"]);
+    assert!(sim.idle());
+}
+
+#[test]
 fn a_second_2xx_to_a_forked_message_is_not_forwarded() {
     // §16.7 step 10 carries late 2xx for INVITE only: two 200s to a MESSAGE
     // forked in parallel give the UAC one.

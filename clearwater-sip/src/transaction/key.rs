@@ -97,6 +97,15 @@ impl ServerKey {
         }
     }
 
+    /// The same key for another method.
+    pub(crate) fn with_method(&self, m: Method) -> ServerKey {
+        let mut k = self.clone();
+        match &mut k {
+            ServerKey::Rfc3261 { method, .. } | ServerKey::Rfc2543 { method, .. } => *method = m,
+        }
+        k
+    }
+
     pub(crate) fn is_rfc2543(&self) -> bool {
         matches!(self, ServerKey::Rfc2543 { .. })
     }

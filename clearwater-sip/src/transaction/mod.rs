@@ -30,7 +30,10 @@
 //!   without a magic-cookie branch (Request-URI, From tag, Call-ID, CSeq number,
 //!   top Via; an ACK must also carry the To tag of the response sent);
 //! * CANCEL: a received CANCEL gets its own server transaction and names the
-//!   INVITE transaction it cancels; [`TransactionLayer::cancel`] builds and
+//!   INVITE transaction it cancels; one that matches a non-INVITE server
+//!   transaction (any RFC 3261 or extension method this crate names) is
+//!   answered 200 by the layer itself and goes no further (§9.2: it has no
+//!   effect); [`TransactionLayer::cancel`] builds and
 //!   sends a CANCEL for a client INVITE, waiting for a provisional response
 //!   first (§9.1);
 //! * the ACK for a non-2xx final response, built and retransmitted by the INVITE

@@ -70,6 +70,19 @@ impl TransactionLayer {
         };
         let invite = req.method() == &Method::INVITE;
         let reply_to = reply_destination(&req, &from);
+        if cancels.is_none() && req.method() == &Method::CANCEL && self.matches_non_invite(&req) {
+            // §9.2: a CANCEL for a non-INVITE request matches it but has no
+            // effect, and is answered 200 (a proxy's duty too,
+            // §16.10). Answered here, without a transaction: a retransmitted
+            // CANCEL gets the same answer (the tag is a hash of Call-ID and
+            // branch, or the request's own To tag).
+            let tag = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
+            let tag = tag.or_else(|| overload_tag(&req));
+            if let Ok(resp) = req.make_response(StatusCode::OK, None, tag.as_deref()) {
+                self.transmit(reply_to, resp.to_bytes(), None);
+            }
+            return;
+        }
         // Overloaded: answer without a transaction (a retransmission gets
         // the same answer). A CANCEL for an INVITE in progress still gets its
         // transaction, so the call it cancels does not ring on.
@@ -121,6 +134,34 @@ impl TransactionLayer {
             from,
             cancels,
         });
+    }
+
+    /// Whether CANCEL `req` names a non-INVITE server transaction (answered
+    /// or not: §9.2 answers 200 to any CANCEL that matches). A CANCEL carries no method of what it
+    /// cancels, so the methods of RFC 3261 and its extensions are tried (an
+    /// extension method's transaction is not found: the CANCEL gets 481).
+    fn matches_non_invite(&self, req: &Request) -> bool {
+        const METHODS: [Method; 11] = [
+            Method::OPTIONS,
+            Method::BYE,
+            Method::REGISTER,
+            Method::MESSAGE,
+            Method::SUBSCRIBE,
+            Method::NOTIFY,
+            Method::PUBLISH,
+            Method::INFO,
+            Method::UPDATE,
+            Method::PRACK,
+            Method::REFER,
+        ];
+        let Some(key) = ServerKey::of_request(req, false) else {
+            return false;
+        };
+        METHODS.into_iter().any(|m| {
+            self.server_keys
+                .get(&key.with_method(m))
+                .is_some_and(|id| self.servers.contains_key(id))
+        })
     }
 
     /// A retransmitted request: resend the last response, if any (§17.2.1,

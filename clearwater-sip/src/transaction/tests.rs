@@ -1063,6 +1063,62 @@ fn under_overload_the_ack_of_a_503_to_a_re_invite_ends_here() {
     assert!(matches!(layer.poll_output(), Some(Output::Ack { .. })));
 }
 
+/// Every output, each a transmitted message's first line and CSeq
+/// (`describe` for the rest).
+fn sent_lines(layer: &mut TransactionLayer) -> Vec<String> {
+    std::iter::from_fn(|| layer.poll_output())
+        .map(|o| match o {
+            Output::Transmit { data, .. } => {
+                let m = Message::parse(data).unwrap();
+                let first = match &m {
+                    Message::Request(r) => format!("{} {}", r.method(), r.uri()),
+                    Message::Response(r) => format!("SIP/2.0 {}", r.status()),
+                };
+                let cseq = m.cseq().unwrap();
+                format!("{first} / {} {}", cseq.seq, cseq.method)
+            }
+            o => describe(&o),
+        })
+        .collect()
+}
+
+#[test]
+fn a_cancel_matching_a_non_invite_transaction_is_answered_200_by_the_layer() {
+    // §9.2: the CANCEL matches (branch, sent-by; any method but INVITE) and
+    // has no effect; it is answered 200, also when retransmitted, and never
+    // reaches the TU, which still answers the MESSAGE.
+    let mut layer = TransactionLayer::new(Config::default());
+    let now = Instant::now();
+    let from = Remote::new(Transport::Udp, addr(UAC));
+    let msg = request("MESSAGE", "z9hG4bKnic", "192.0.2.1");
+    layer.handle_message(Message::Request(msg), from, now);
+    let Some(Output::Request { tx, .. }) = layer.poll_output() else {
+        panic!("no MESSAGE for the TU")
+    };
+    let mut cancel = request("CANCEL", "z9hG4bKnic", "192.0.2.1");
+    cancel
+        .set_header(&crate::name::HeaderName::CSEQ, "1 CANCEL")
+        .unwrap();
+    for _ in 0..2 {
+        layer.handle_message(Message::Request(cancel.clone()), from, now);
+        let outs = sent_lines(&mut layer);
+        assert_eq!(outs, ["SIP/2.0 200 / 1 CANCEL"]);
+    }
+    // The MESSAGE's transaction is untouched.
+    reply(&mut layer, tx, 200, now);
+    assert_eq!(sent_lines(&mut layer), ["SIP/2.0 200 / 1 MESSAGE"]);
+    // A CANCEL with another branch matches nothing: the TU sees it.
+    let mut other = request("CANCEL", "z9hG4bKnic2", "192.0.2.1");
+    other
+        .set_header(&crate::name::HeaderName::CSEQ, "1 CANCEL")
+        .unwrap();
+    layer.handle_message(Message::Request(other), from, now);
+    assert!(matches!(
+        layer.poll_output(),
+        Some(Output::Request { cancels: None, .. })
+    ));
+}
+
 #[test]
 fn under_overload_a_cancel_for_an_invite_in_progress_still_works() {
     let config = Config {
