@@ -34,6 +34,11 @@ fn triage() {
 }
 
 #[test]
+fn proxy() {
+    replay("proxy", bodies::proxy);
+}
+
+#[test]
 fn uri() {
     replay("uri", bodies::uri);
 }

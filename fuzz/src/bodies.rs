@@ -480,3 +480,361 @@ pub fn transaction(data: &[u8]) {
     // end on D/K/M; nothing may be left.
     assert!(layer.is_idle(), "leaked transactions: {layer:?}");
 }
+
+/// The stateful proxy core (RFC 3261 §16) driven by arbitrary operation
+/// sequences: upstream requests (with Route, Max-Forwards and Proxy-Require
+/// variants), retransmissions, CANCELs and ACKs; routing decisions (answers,
+/// parallel and sequential forks with pushed Routes, new Request-URIs,
+/// Record-Route on or off); downstream responses of every class to whatever the
+/// proxy sent; transport errors and clock jumps.
+///
+/// Invariants: every datagram the proxy sends parses; requests go downstream
+/// with our Via on top and Max-Forwards below what was received; responses go
+/// upstream without our Via; a context finishes at most once; no deadline at or
+/// before `now` survives `handle_timeout`; once every request is answered and
+/// an hour passes, no context, transaction or timer is left.
+pub fn proxy(data: &[u8]) {
+    use clearwater_sip::proxy::{ContextId, LocalAddr, Proxy, ProxyConfig, ProxyOutput, Target};
+    use clearwater_sip::transaction::{TxId, build_cancel};
+    use clearwater_sip::transport::{Remote, Transport, stamp_via};
+    use clearwater_sip::{Method, Request, Response, StatusCode};
+    use std::collections::HashSet;
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    const ME: &str = "192.0.2.1";
+    let mut config = ProxyConfig::new(vec![
+        LocalAddr::new(Transport::Udp, ME, 5060),
+        LocalAddr::new(Transport::Tcp, ME, 5060),
+    ]);
+    if data.first().is_some_and(|b| b & 1 == 1) {
+        config.supported.push("sec-agree".into());
+    }
+    if data.first().is_some_and(|b| b & 2 == 2) {
+        config.record_route = false;
+    }
+    let mut p = Proxy::new(config);
+    let remote = |t: Transport, a: &str| Remote::new(t, a.parse::<SocketAddr>().unwrap());
+    let up = [
+        remote(Transport::Udp, "192.0.2.10:5060"),
+        remote(Transport::Tcp, "192.0.2.11:5070"),
+    ];
+    let down = [
+        remote(Transport::Udp, "192.0.2.20:5060"),
+        remote(Transport::Tcp, "192.0.2.21:5060"),
+        remote(Transport::Udp, "192.0.2.22:5062"),
+    ];
+    let start = Instant::now();
+    let mut now = start;
+
+    #[derive(Default)]
+    struct State {
+        pending: Vec<ContextId>,
+        /// Requests the upstream clients sent, with where from.
+        sent_up: Vec<(Remote, Request)>,
+        /// Responses that reached upstream.
+        got_up: Vec<Response>,
+        /// Requests the proxy sent downstream (not ACKs), with where to.
+        sent_down: Vec<(Remote, Request)>,
+        clients: Vec<TxId>,
+        finished: HashSet<ContextId>,
+        /// Contexts the application answered provisionally.
+        answering: HashSet<ContextId>,
+        stateless: Vec<Request>,
+    }
+    let mut st = State::default();
+
+    fn drain(p: &mut Proxy, st: &mut State, up: &[Remote], down: &[Remote]) {
+        while let Some(o) = p.poll_output() {
+            match o {
+                ProxyOutput::Transmit { to, data, tx } => {
+                    let msg = Message::parse(data).expect("transmitted bytes parse");
+                    if let Some(t @ TxId::Client(_)) = tx {
+                        st.clients.push(t);
+                    }
+                    match msg {
+                        Message::Request(r) => {
+                            assert!(down.contains(&to), "request sent to {to:?}");
+                            let via = r.via().expect("forwarded request has a Via");
+                            assert_eq!(via.host().as_str(), ME, "top Via is not ours");
+                            // 69 from 70; 70 added when absent (§16.6 step 3).
+                            let mf = r.max_forwards().expect("Max-Forwards parses");
+                            assert!(mf.is_some_and(|m| m <= 70), "Max-Forwards {mf:?}");
+                            if r.method() != &Method::ACK {
+                                st.sent_down.push((to, r));
+                            }
+                        }
+                        Message::Response(r) => {
+                            assert!(
+                                up.iter().any(|u| u.addr.ip() == to.addr.ip()),
+                                "response sent to {to:?}"
+                            );
+                            let via = r.via().expect("response keeps the client's Via");
+                            assert_ne!(via.host().as_str(), ME, "our Via went upstream");
+                            st.got_up.push(r);
+                        }
+                    }
+                }
+                ProxyOutput::Route { ctx, request, .. } => {
+                    assert!(
+                        request
+                            .max_forwards()
+                            .expect("parses")
+                            .is_none_or(|m| m > 0)
+                    );
+                    st.pending.push(ctx);
+                }
+                ProxyOutput::Stateless { request, .. } => st.stateless.push(request),
+                ProxyOutput::Finished { ctx, .. } => {
+                    assert!(st.finished.insert(ctx), "{ctx} finished twice");
+                }
+                _ => {}
+            }
+        }
+        for r in std::mem::take(&mut st.stateless) {
+            // Refused only when Max-Forwards ran out.
+            let _ = p.forward_stateless(r, down[0]);
+        }
+    }
+
+    let methods = [
+        "INVITE",
+        "INVITE",
+        "OPTIONS",
+        "BYE",
+        "MESSAGE",
+        "REGISTER",
+        "SUBSCRIBE",
+    ];
+    let codes = [
+        100u16, 180, 183, 200, 302, 401, 407, 408, 480, 486, 487, 500, 503, 603,
+    ];
+    let mut seq = 0u32;
+    for chunk in data.get(1..).unwrap_or_default().chunks(3) {
+        let [op, a, b] = match chunk {
+            [op, a, b] => [*op, *a, *b],
+            _ => break,
+        };
+        match op % 8 {
+            0 => {
+                // A new request from upstream.
+                seq += 1;
+                let from = up[usize::from(a & 1)];
+                let method = methods[usize::from(a >> 1) % methods.len()];
+                let mf = match b & 7 {
+                    0 => "Max-Forwards: 0\r\n",
+                    1 => "",
+                    _ => "Max-Forwards: 70\r\n",
+                };
+                let (ruri, route) = match (b >> 3) & 3 {
+                    0 => ("sip:bob@example.net".to_string(), String::new()),
+                    1 => (
+                        "sip:bob@example.net".to_string(),
+                        format!("Route: <sip:{ME};lr>, <sip:as.example.net;lr>\r\n"),
+                    ),
+                    // A strict router before us: our Record-Route URI as the
+                    // Request-URI, the destination last in Route.
+                    2 => (
+                        format!("sip:{ME};lr"),
+                        "Route: <sip:bob@example.net>\r\n".to_string(),
+                    ),
+                    _ => (
+                        "sip:bob@example.net".to_string(),
+                        format!("Route: <sip:{ME}:5060;lr;transport=tcp>\r\n"),
+                    ),
+                };
+                let require = match (b >> 5) & 3 {
+                    1 => "Proxy-Require: foo\r\n",
+                    2 => "Proxy-Require: sec-agree\r\n",
+                    _ => "",
+                };
+                let tag = if b & 0x80 != 0 { ";tag=dlg" } else { "" };
+                let port = from.addr.port();
+                let t = from.transport;
+                let raw = format!(
+                    "{method} {ruri} SIP/2.0\r\n\
+                     Via: SIP/2.0/{t} ua.example.net:{port};branch=z9hG4bKu{seq};rport\r\n\
+                     {mf}{route}{require}From: <sip:alice@example.net>;tag=a{seq}\r\n\
+                     To: <sip:bob@example.net>{tag}\r\nCall-ID: c{}\r\nCSeq: {seq} {method}\r\n\
+                     Contact: <sip:alice@192.0.2.10:{port}>\r\nContent-Length: 0\r\n\r\n",
+                    a & 7
+                );
+                if let Ok(Message::Request(mut r)) = Message::parse(Bytes::from(raw)) {
+                    stamp_via(&mut r, &from);
+                    st.sent_up.push((from, r.clone()));
+                    p.handle_message(Message::Request(r), from, now);
+                }
+            }
+            1 => {
+                // A retransmission from upstream.
+                if let Some((from, r)) = st.sent_up.get(usize::from(a) % st.sent_up.len().max(1)) {
+                    p.handle_message(Message::Request(r.clone()), *from, now);
+                }
+            }
+            2 => {
+                // The application decides a pending context.
+                if st.pending.is_empty() {
+                    continue;
+                }
+                let ctx = st.pending.remove(usize::from(a) % st.pending.len());
+                if b % 4 == 0 || st.answering.contains(&ctx) {
+                    let code = StatusCode::from_u16(codes[usize::from(a) % codes.len()]).unwrap();
+                    let answered = p.respond(ctx, code, None, &[], now);
+                    // Refused only for a context a CANCEL already finished.
+                    assert!(answered.is_ok() || st.finished.contains(&ctx));
+                    if answered.is_ok() && !code.is_final() {
+                        // Answered provisionally: a final answer is still owed.
+                        st.answering.insert(ctx);
+                        st.pending.push(ctx);
+                    }
+                } else {
+                    let n = usize::from(b % 3) + 1;
+                    let mut targets: Vec<Target> = (0..n)
+                        .map(|i| {
+                            let mut t = Target::new(down[(usize::from(a) + i) % down.len()]);
+                            if b & 0x10 != 0 {
+                                t = t.with_route("<sip:as.example.net;lr>");
+                            }
+                            if b & 0x20 != 0 {
+                                t = t.with_record_route(b & 0x40 != 0);
+                            }
+                            if b & 0x80 != 0 {
+                                let uri = Uri::parse(&format!("sip:bob{i}@192.0.2.2{i}"))
+                                    .unwrap()
+                                    .into_owned();
+                                t = t.with_uri(uri);
+                            }
+                            if a & 0x80 != 0 {
+                                t = t.with_header(HeaderName::from_static("X-Fork"), i.to_string());
+                            }
+                            t
+                        })
+                        .collect();
+                    let result = if a & 0x40 != 0 && targets.len() > 1 {
+                        // Sequential: the first target, then the rest.
+                        let rest = targets.split_off(1);
+                        p.forward_groups(ctx, vec![targets, rest], now)
+                    } else {
+                        p.forward(ctx, targets, now)
+                    };
+                    assert!(result.is_ok() || st.finished.contains(&ctx));
+                }
+            }
+            3 => {
+                // A downstream response to something the proxy sent.
+                let Some((to, r)) = st.sent_down.get(usize::from(a) % st.sent_down.len().max(1))
+                else {
+                    continue;
+                };
+                let code = StatusCode::from_u16(codes[usize::from(b) % codes.len()]).unwrap();
+                let tag = format!("d{}", a % 3);
+                if let Ok(mut resp) = r.make_response(code, None, Some(&tag)) {
+                    if code.as_u16() == 401 {
+                        let _ = resp.push_header(
+                            &HeaderName::WWW_AUTHENTICATE,
+                            &format!("Digest realm=\"r{}\", nonce=\"n\"", a % 2),
+                        );
+                    }
+                    if code.is_success() {
+                        let _ = resp.push_header(&HeaderName::CONTACT, "<sip:bob@192.0.2.20>");
+                    }
+                    p.handle_message(Message::Response(resp), *to, now);
+                }
+            }
+            4 => {
+                now += Duration::from_millis(u64::from(a) * 600 + u64::from(b) * 3);
+                p.handle_timeout(now);
+                if let Some(t) = p.poll_timeout() {
+                    assert!(
+                        t > now,
+                        "a deadline at or before now survived handle_timeout"
+                    );
+                }
+            }
+            5 => {
+                // CANCEL from upstream.
+                if let Some((from, r)) = st.sent_up.get(usize::from(a) % st.sent_up.len().max(1))
+                    && let Ok(c) = build_cancel(r)
+                {
+                    p.handle_message(Message::Request(c), *from, now);
+                }
+            }
+            6 => {
+                // The ACK for a response that reached upstream (2xx: a new
+                // transaction to the Contact; else hop by hop, same branch).
+                let Some(resp) = st.got_up.get(usize::from(a) % st.got_up.len().max(1)) else {
+                    continue;
+                };
+                if !resp.status().is_final() {
+                    continue;
+                }
+                let Ok(cseq) = resp.cseq() else { continue };
+                if cseq.method != Method::INVITE {
+                    continue;
+                }
+                let Some((from, inv)) = st.sent_up.iter().find(|(_, r)| {
+                    r.cseq().is_ok_and(|c| c.seq == cseq.seq) && r.method() == &Method::INVITE
+                }) else {
+                    continue;
+                };
+                let to = resp
+                    .headers()
+                    .get(&HeaderName::TO)
+                    .map(|h| h.value().to_vec());
+                let to = String::from_utf8(to.unwrap_or_default()).unwrap_or_default();
+                let branch = if resp.status().is_success() {
+                    format!("z9hG4bKack{}", cseq.seq)
+                } else {
+                    format!("z9hG4bKu{}", cseq.seq)
+                };
+                let route = if resp.status().is_success() {
+                    format!("Route: <sip:{ME};lr>\r\n")
+                } else {
+                    String::new()
+                };
+                let t = from.transport;
+                let port = from.addr.port();
+                let call_id = inv
+                    .call_id()
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_default();
+                let raw = format!(
+                    "ACK sip:bob@example.net SIP/2.0\r\n\
+                     Via: SIP/2.0/{t} ua.example.net:{port};branch={branch};rport\r\n\
+                     Max-Forwards: 70\r\n{route}From: <sip:alice@example.net>;tag=a{}\r\n\
+                     To: {to}\r\nCall-ID: {call_id}\r\nCSeq: {} ACK\r\nContent-Length: 0\r\n\r\n",
+                    cseq.seq, cseq.seq
+                );
+                if let Ok(Message::Request(mut r)) = Message::parse(Bytes::from(raw)) {
+                    stamp_via(&mut r, from);
+                    p.handle_message(Message::Request(r), *from, now);
+                }
+            }
+            _ => {
+                if let Some(&tx) = st.clients.get(usize::from(a) % st.clients.len().max(1)) {
+                    p.transport_error(tx, now);
+                }
+            }
+        }
+        drain(&mut p, &mut st, &up, &down);
+    }
+
+    // Wind down: decide every pending context, answer everything sent
+    // downstream (new branches of later groups included), let time pass.
+    for _ in 0..6 {
+        for ctx in std::mem::take(&mut st.pending) {
+            let answered = p.respond(ctx, StatusCode::SERVICE_UNAVAILABLE, None, &[], now);
+            assert!(answered.is_ok() || st.finished.contains(&ctx));
+        }
+        for (to, r) in std::mem::take(&mut st.sent_down) {
+            if let Ok(resp) = r.make_response(StatusCode::BUSY_HERE, None, Some("end")) {
+                p.handle_message(Message::Response(resp), to, now);
+            }
+        }
+        drain(&mut p, &mut st, &up, &down);
+        now += Duration::from_secs(900);
+        p.handle_timeout(now);
+        drain(&mut p, &mut st, &up, &down);
+    }
+    assert!(p.is_idle(), "leaked state: {p:?}");
+}
