@@ -79,8 +79,10 @@ pub const PING: &[u8] = b"\r\n\r\n";
 /// A message without Content-Length is taken to have an empty body (the
 /// header is mandatory on streams, RFC 3261 §18.3, so this is the only length
 /// that keeps the stream in sync). A lone CRLF is reported as
-/// [`Frame::Pong`] rather than waiting to see whether a second CRLF follows:
-/// clients write their 4-octet pings in one go.
+/// [`Frame::Pong`] rather than waiting to see whether a second CRLF follows
+/// (clients write their 4-octet pings in one go); a reader that sees two lone
+/// CRLFs in a row takes them for a ping split across reads (the runtime's TCP
+/// reader answers them with a pong).
 #[derive(Clone, Debug, Default)]
 pub struct Framer {
     limits: Limits,

@@ -170,6 +170,28 @@ async fn tcp_keepalive_ping_gets_pong() {
     task.abort();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_split_across_reads_still_gets_its_pong() {
+    // RFC 5626 §4.4.1: CRLF CRLF is the ping, however TCP delivers it. Two
+    // halves with a pause between them (read separately) get one pong.
+    let (addr, task) = tcp_proxy(|_| {}).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    for _ in 0..2 {
+        s.write_all(b"\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        s.write_all(b"\r\n").await.unwrap();
+        let mut pong = [0u8; 2];
+        tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut pong))
+            .await
+            .expect("a pong within 2 s")
+            .unwrap();
+        assert_eq!(&pong, b"\r\n");
+    }
+    // Whole pings still get exactly one pong each.
+    assert!(pongs(&mut s).await);
+    task.abort();
+}
+
 /// Sends a keep-alive ping on `s`; true if the pong comes back.
 async fn pongs(s: &mut TcpStream) -> bool {
     if s.write_all(b"\r\n\r\n").await.is_err() {

@@ -162,6 +162,9 @@ pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Recei
     // once, not once per read.
     let mut scan = FrameScan::default();
     let from = Remote::new(Transport::Tcp, peer).with_flow(flow);
+    // The last frame was a lone CRLF: with another one right behind it, the
+    // two are a ping that arrived split across reads (RFC 5626 §4.4.1).
+    let mut lone_crlf = false;
     'conn: loop {
         tokio::select! {
             r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => {
@@ -172,18 +175,28 @@ pub(crate) async fn tcp_conn(stream: TcpStream, link: Link, mut out: mpsc::Recei
                 loop {
                     match framer.frame_resume(&buf, &mut scan) {
                         Ok(Frame::Complete(n)) => {
+                            lone_crlf = false;
                             let data = buf.split_to(n).freeze();
                             if events.send(Event::Message { data, from }).await.is_err() {
                                 break 'conn;
                             }
                         }
                         Ok(f @ Frame::Ping) => {
+                            lone_crlf = false;
                             buf.advance(f.len());
                             if !write_within(&mut wr, PONG, write_timeout).await {
                                 break 'conn;
                             }
                         }
-                        Ok(f @ Frame::Pong) => buf.advance(f.len()),
+                        Ok(f @ Frame::Pong) => {
+                            buf.advance(f.len());
+                            let second_half = lone_crlf;
+                            lone_crlf = !second_half;
+                            if second_half && !write_within(&mut wr, PONG, write_timeout).await
+                            {
+                                break 'conn;
+                            }
+                        }
                         Ok(_) => break, // partial
                         Err(e) => {
                             // The stream's framing is lost: answer the
