@@ -176,6 +176,17 @@ fn send(sim: &mut Sim, method: &str, branch: &str) -> crate::transaction::Client
         .unwrap()
 }
 
+/// The UAC sends each request as a transaction of its own, now, in order.
+fn uac_sends<const N: usize>(sim: &mut Sim, requests: [Request; N]) {
+    let now = sim.now;
+    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
+        unreachable!()
+    };
+    for r in requests {
+        uac.layer.send_request(r, to(PROXY), now).unwrap();
+    }
+}
+
 /// A UAS that answers `code` and keeps the last request it received.
 fn capturing_uas(code: u16) -> (Tu, std::rc::Rc<std::cell::RefCell<Option<Request>>>) {
     let seen: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
@@ -1023,15 +1034,10 @@ fn a_cancel_for_a_message_in_progress_gets_200_and_changes_nothing() {
     // answered 200 (not 481), is not sent on, and the MESSAGE still gets the
     // UAS's answer.
     let mut sim = one_uas(&[202], ms(2000));
-    let now = sim.now;
     let msg = request("MESSAGE", "z9hG4bKmsgc");
     let mut cancel = request("CANCEL", "z9hG4bKmsgc");
     cancel.set_header(&HeaderName::CSEQ, "1 CANCEL").unwrap();
-    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
-        unreachable!()
-    };
-    uac.layer.send_request(msg, to(PROXY), now).unwrap();
-    uac.layer.send_request(cancel, to(PROXY), now).unwrap();
+    uac_sends(&mut sim, [msg, cancel]);
     sim.run(Duration::from_secs(60));
     let sent = lines_sent(&sim, PROXY);
     assert!(
@@ -1075,17 +1081,12 @@ fn a_cancel_for_an_invite_answered_at_once_gets_200() {
     // Max-Forwards 0: 483 at once, without a context. A CANCEL for that
     // INVITE matches its transaction: 200, nothing else to do (§9.2).
     let mut sim = one_uas(&[200], ms(0));
-    let now = sim.now;
     let mut inv = request("INVITE", "z9hG4bKmf0");
     inv.set_header(&HeaderName::MAX_FORWARDS, "0").unwrap();
-    let Node::Ua(uac) = &mut sim.nodes[UAC] else {
-        unreachable!()
-    };
     // The UAC's own cancel() would wait for a provisional that never comes;
     // send the CANCEL as its own transaction, right behind the INVITE.
     let cancel = crate::transaction::build_cancel(&inv).unwrap();
-    uac.layer.send_request(inv, to(PROXY), now).unwrap();
-    uac.layer.send_request(cancel, to(PROXY), now).unwrap();
+    uac_sends(&mut sim, [inv, cancel]);
     sim.run(Duration::from_secs(60));
     let sent = lines_sent(&sim, PROXY);
     assert!(
