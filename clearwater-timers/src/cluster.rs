@@ -28,7 +28,10 @@
 //! Every change (create, update, delete) carries a [`Version`]: the
 //! originating member's wall-clock time (made to increase past any version
 //! it has seen) and the member. A replica keeps the highest version and
-//! ignores older ones; for the same version it keeps the highest pop count.
+//! refuses older ones ([`TimerError::Superseded`] with the version held: the
+//! originator, whose clock lags, [`witness`](ClusterCore::witness)es it and
+//! stamps the change again); for the same version it keeps the highest pop
+//! count.
 //! A delete is a tombstone version, kept for `tombstone_for`, so a late
 //! create or update cannot bring the timer back. Finished timers are kept
 //! for the same time, so a late copy does not pop again.
@@ -356,6 +359,18 @@ impl ClusterCore {
         }
     }
 
+    /// Records that a version stamped `ms` exists elsewhere (a replica
+    /// answered [`TimerError::Superseded`]): the next change this member
+    /// stamps is newer than it. A version more than [`MAX_CLOCK_AHEAD`]
+    /// past `now` is ignored, as a copy stamped so is refused: it would
+    /// push every later stamp of this member where peers refuse it.
+    pub fn witness(&mut self, ms: u64, now: u64) {
+        let ahead = u64::try_from(MAX_CLOCK_AHEAD.as_millis()).unwrap_or(u64::MAX);
+        if ms <= now.saturating_add(ahead) {
+            self.last_version = self.last_version.max(ms);
+        }
+    }
+
     /// Creates a timer (a `POST /timers` received here).
     pub fn client_set(&mut self, spec: TimerSpec, now: u64) -> Result<Placement, TimerError> {
         spec.validate()?;
@@ -469,10 +484,11 @@ impl ClusterCore {
                 if !self.apply(state, now) {
                     // An older version than the one held (a change stamped by
                     // a member whose clock lags): not applied, and not
-                    // acknowledged, so its originator does not report it done.
-                    return Err(TimerError::Unavailable(format!(
-                        "timer {id}: a newer version is held"
-                    )));
+                    // acknowledged, so its originator does not report it
+                    // done; told the held version, it stamps the change again
+                    // past it (`witness`).
+                    let held = self.timers.get(&id).map_or(0, |s| s.state.version.ms);
+                    return Err(TimerError::Superseded(held));
                 }
             }
             PeerMessage::Popped {

@@ -226,4 +226,11 @@ pub enum TimerError {
     /// A pop could not be delivered.
     #[error("pop not delivered: {0}")]
     Delivery(String),
+    /// A replica holds a newer version of the timer than the change it was
+    /// sent (stamped by a member whose clock lags): the change was not
+    /// applied there. Carries the held version's wall-clock milliseconds, so
+    /// the originator can stamp the change again past it (HTTP 409 between
+    /// members).
+    #[error("a newer version of the timer is held (version {0} ms)")]
+    Superseded(u64),
 }

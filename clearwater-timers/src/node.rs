@@ -142,7 +142,11 @@ impl hyper::body::Body for DeadlineBody {
 /// one replica holds the change: the node waits (up to `peer_timeout`) for
 /// every other replica to acknowledge, so with two replicas up an
 /// acknowledged timer survives the loss of either. When no replica can be
-/// reached the answer is `503`.
+/// reached the answer is `503`. A replica that holds a newer version of the
+/// timer than the change (this node's clock lags the one that stamped it)
+/// answers the peer message `409` with the version it holds; the change is
+/// then stamped again past it and sent again (twice at most), so the
+/// replicas do not keep different versions.
 ///
 /// `/internal/peer` is for the members only: give them a shared
 /// [`NodeConfig::peer_key`] (others then get `403`), or deploy the service
@@ -414,8 +418,28 @@ async fn carry_out(node: Arc<Node>, out: Output) {
     }
 }
 
-async fn send_peer(node: &Node, to: &str, message: &PeerMessage) -> Result<(), String> {
-    let body = serde_json::to_vec(message).map_err(|e| e.to_string())?;
+/// Why a peer did not take a message.
+enum PeerRefusal {
+    /// It holds a newer version (its wall-clock ms): stamp again past it.
+    Superseded(u64),
+    /// Anything else (unreachable, refused, overloaded).
+    Other(String),
+}
+
+impl std::fmt::Display for PeerRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerRefusal::Superseded(ms) => write!(f, "holds a newer version ({ms} ms)"),
+            PeerRefusal::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The key of the held version in a `409` from a peer.
+const HELD_VERSION_KEY: &str = "held_version_ms";
+
+async fn send_peer(node: &Node, to: &str, message: &PeerMessage) -> Result<(), PeerRefusal> {
+    let body = serde_json::to_vec(message).map_err(|e| PeerRefusal::Other(e.to_string()))?;
     let mut headers = vec![("content-type", "application/json".to_owned())];
     if let Some((key, _)) = &node.peer_key {
         headers.push((PEER_KEY_HEADER, key.clone()));
@@ -428,15 +452,21 @@ async fn send_peer(node: &Node, to: &str, message: &PeerMessage) -> Result<(), S
             &headers,
             body.into(),
         )
-        .await?;
+        .await
+        .map_err(PeerRefusal::Other)?;
     if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        ))
+        return Ok(());
     }
+    if status == StatusCode::CONFLICT
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+        && let Some(ms) = v.get(HELD_VERSION_KEY).and_then(serde_json::Value::as_u64)
+    {
+        return Err(PeerRefusal::Superseded(ms));
+    }
+    Err(PeerRefusal::Other(format!(
+        "answered {status}: {}",
+        String::from_utf8_lossy(&body)
+    )))
 }
 
 fn error(status: StatusCode, reason: &str) -> Response {
@@ -446,33 +476,79 @@ fn error(status: StatusCode, reason: &str) -> Response {
 fn refusal(e: TimerError) -> Response {
     match e {
         TimerError::Invalid(reason) => error(StatusCode::BAD_REQUEST, &reason),
+        TimerError::Superseded(ms) => {
+            let mut body = api::error_body(&e.to_string());
+            body[HELD_VERSION_KEY] = ms.into();
+            (StatusCode::CONFLICT, axum::Json(body)).into_response()
+        }
         other => error(StatusCode::SERVICE_UNAVAILABLE, &other.to_string()),
     }
 }
 
-/// Sends the change to the other replicas; 200 with the Location once one
-/// replica holds it.
-async fn place(node: &Node, placement: Result<Placement, TimerError>) -> Response {
+/// How many times a change is stamped again because a replica held a newer
+/// version (each time past the newest version reported).
+const RESTAMPS: usize = 2;
+
+/// Makes a change (`make` stamps it) and sends it to the other replicas;
+/// 200 with the Location once one replica holds it. A replica that holds a
+/// newer version (this member's clock lags) makes the change be stamped
+/// again past that version and sent again, so the replicas do not keep
+/// different versions.
+async fn place(
+    node: &Node,
+    mut make: impl FnMut(&mut ClusterCore) -> Result<Placement, TimerError>,
+) -> Response {
+    let mut attempt = 0;
+    loop {
+        let placement = make(&mut node.core());
+        let (response, newer) = place_once(node, placement).await;
+        match newer {
+            Some(ms) if attempt < RESTAMPS => {
+                node.core().witness(ms, wall_ms());
+                attempt += 1;
+            }
+            _ => return response,
+        }
+    }
+}
+
+/// One attempt of [`place`]: the answer, and the newest version a replica
+/// reported holding, if one refused the change for that.
+async fn place_once(
+    node: &Node,
+    placement: Result<Placement, TimerError>,
+) -> (Response, Option<u64>) {
     let placement = match placement {
         Ok(p) => p,
-        Err(e) => return refusal(e),
+        Err(e) => return (refusal(e), None),
     };
     if placement.local {
         node.wake.notify_one();
     }
     let mut held = usize::from(placement.local);
     let mut last = String::new();
+    let mut newer = None;
     let sends = placement.remote.iter().map(|(to, message)| async move {
-        send_peer(node, to, message)
-            .await
-            .map_err(|e| format!("{to}: {e}"))
+        send_peer(node, to, message).await.map_err(|e| match e {
+            PeerRefusal::Superseded(ms) => PeerRefusal::Superseded(ms),
+            PeerRefusal::Other(e) => PeerRefusal::Other(format!("{to}: {e}")),
+        })
     });
     for result in futures_util::future::join_all(sends).await {
         match result {
             Ok(()) => held += 1,
-            Err(e) => last = e,
+            Err(e @ PeerRefusal::Superseded(ms)) => {
+                newer = newer.max(Some(ms));
+                last = format!("a replica {e}");
+            }
+            Err(PeerRefusal::Other(e)) => last = e,
         }
     }
+    (placed(&placement, held, &last), newer)
+}
+
+/// The answer to a change `held` replicas took (`last`: the last refusal).
+fn placed(placement: &Placement, held: usize, last: &str) -> Response {
     if held == 0 {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -500,8 +576,19 @@ async fn create(State(node): State<Arc<Node>>, body: Bytes) -> Response {
         Ok(s) => s,
         Err(e) => return refusal(e),
     };
-    let placement = node.core().client_set(spec, wall_ms_ceil());
-    place(&node, placement).await
+    // An id drawn once: a new stamp keeps it.
+    let mut id = None;
+    place(&node, |core| match &id {
+        None => {
+            let p = core.client_set(spec.clone(), wall_ms_ceil());
+            if let Ok(p) = &p {
+                id = Some(p.id.0.clone());
+            }
+            p
+        }
+        Some(id) => core.client_update(id, spec.clone(), wall_ms_ceil()),
+    })
+    .await
 }
 
 async fn update(State(node): State<Arc<Node>>, Path(id): Path<String>, body: Bytes) -> Response {
@@ -512,8 +599,10 @@ async fn update(State(node): State<Arc<Node>>, Path(id): Path<String>, body: Byt
         Ok(s) => s,
         Err(e) => return refusal(e),
     };
-    let placement = node.core().client_update(&id, spec, wall_ms_ceil());
-    place(&node, placement).await
+    place(&node, |core| {
+        core.client_update(&id, spec.clone(), wall_ms_ceil())
+    })
+    .await
 }
 
 async fn delete(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Response {
@@ -528,7 +617,13 @@ async fn delete(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Respon
         // No member can hold it: there is nothing to delete.
         return StatusCode::OK.into_response();
     }
-    place(&node, placement).await
+    let mut first = Some(placement);
+    place(&node, |core| {
+        first
+            .take()
+            .unwrap_or_else(|| core.client_delete(&id, wall_ms()))
+    })
+    .await
 }
 
 async fn peer(

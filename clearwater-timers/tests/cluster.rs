@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use clearwater_timers::cluster::{parse_id, ranking};
+use clearwater_timers::cluster::{PeerMessage, TimerState, Version, parse_id, ranking};
 use clearwater_timers::{
     ChronosClient, ChronosNode, NodeConfig, NodeStatus, TimerId, TimerService, TimerSpec,
 };
@@ -262,6 +262,17 @@ async fn update_delete_and_repeat_over_http() {
 
 /// Sends one raw HTTP/1.1 request and returns (status, body).
 async fn raw(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let (status, _, body) = raw_full(addr, method, path, body).await;
+    (status, body)
+}
+
+/// Sends one raw HTTP/1.1 request and returns (status, head, body).
+async fn raw_full(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
@@ -273,11 +284,8 @@ async fn raw(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, S
     s.read_to_end(&mut out).await.unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text[9..12].parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_owned(), body.to_owned())
 }
 
 #[tokio::test]
@@ -501,4 +509,74 @@ async fn with_a_peer_key_only_members_replicate() {
         let r = tokio::time::timeout(Duration::from_secs(2), ChronosNode::new(l, c).run()).await;
         assert!(matches!(r, Ok(Err(_))), "{bad:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_from_a_lagging_member_is_stamped_again_and_reaches_every_replica() {
+    // Two timers on both nodes. Node 1 is then given a copy of the second
+    // stamped a minute ahead of node 0's clock (as if the member that made
+    // it ran ahead: node 0 lags). A DELETE of it through node 0 is stamped
+    // older than that copy: node 1 refuses it with the version it holds,
+    // and node 0 stamps the deletion again past it. Without that, node 1
+    // kept the timer and popped it.
+    let cluster = Cluster::start(2, Duration::from_millis(300)).await;
+    let (callback, mut pops) = pop_receiver().await;
+    let create = |opaque: &str| {
+        format!(
+            r#"{{"timing":{{"interval":2,"repeat-for":2}},"callback":{{"http":{{"uri":"{callback}","opaque":"{opaque}"}}}},"reliability":{{"replication-factor":2}}}}"#
+        )
+    };
+    let (status, _, _) = raw_full(
+        cluster.addrs[0],
+        "POST",
+        "/timers",
+        create("kept").as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, head, _) = raw_full(
+        cluster.addrs[0],
+        "POST",
+        "/timers",
+        create("deleted").as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let head = head.to_ascii_lowercase();
+    let at = head.find("location: /timers/").expect("a Location") + 18;
+    let id = head[at..at + 32].to_owned();
+
+    let now = wall_ms();
+    let ahead = TimerState {
+        id: id.clone(),
+        version: Version {
+            ms: now + 60_000,
+            node: 7,
+        },
+        interval_ms: 2000,
+        repeat_for_ms: 2000,
+        callback: callback.clone(),
+        opaque: "deleted".into(),
+        start_ms: now,
+        popped: 0,
+        replicas: cluster.members.clone(),
+        deleted: false,
+    };
+    let message = serde_json::to_vec(&PeerMessage::Replicate(ahead)).unwrap();
+    let (status, _) = raw(cluster.addrs[1], "POST", "/internal/peer", &message).await;
+    assert_eq!(status, 200, "node 1 takes the copy from a minute ahead");
+
+    let (status, body) = raw(cluster.addrs[0], "DELETE", &format!("/timers/{id}"), b"").await;
+    assert_eq!(status, 200, "{body}");
+    // The kept timer pops once, at about 2 s; the deleted one from no node.
+    let mut got = Vec::new();
+    let end = tokio::time::Instant::now() + Duration::from_millis(4000);
+    while let Ok(Some(p)) = tokio::time::timeout_at(end, pops.recv()).await {
+        got.push((p.opaque, p.sequence));
+    }
+    assert_eq!(
+        got,
+        [("kept".to_owned(), 1)],
+        "the deleted timer popped: node 1 kept its newer copy"
+    );
 }

@@ -656,9 +656,45 @@ fn an_older_version_from_a_peer_is_refused_not_acknowledged() {
     };
     late_delete.start_ms = T0 - 5;
     late_delete.deleted = true;
-    assert!(matches!(
+    assert_eq!(
         c.receive(PeerMessage::Replicate(late_delete), T0),
-        Err(TimerError::Unavailable(_))
-    ));
+        Err(TimerError::Superseded(T0))
+    );
     assert!(!c.state(&id).unwrap().deleted);
+}
+
+#[test]
+fn a_lagging_member_told_of_a_newer_version_stamps_its_change_past_it() {
+    // n1's clock is 5 s behind n0's. n0 placed the timer on both; n1 missed
+    // that copy and now deletes the timer: its stamp is older than n0's
+    // copy, n0 refuses it with the version it holds, and n1's second stamp,
+    // after `witness`, is newer, so both end with the deletion.
+    let two = ["n0:7253", "n1:7253"];
+    let mut n0 = ClusterCore::new(ClusterConfig::new("n0:7253", two), 5);
+    let mut n1 = ClusterCore::new(ClusterConfig::new("n1:7253", two), 6);
+    let placed = n0
+        .client_set(spec(60_000, 1).with_replication(2), T0)
+        .unwrap();
+    let id = placed.id.0.clone();
+    let lagging = T0 - 5_000;
+    let first = n1.client_delete(&id, lagging).unwrap();
+    assert!(first.local);
+    let (_, message) = &first.remote[0];
+    let Err(TimerError::Superseded(held)) = n0.receive(message.clone(), T0) else {
+        panic!("the older deletion was not refused as superseded")
+    };
+    assert!(!n0.state(&id).unwrap().deleted);
+    // A version beyond the clock-ahead bound is not taken in.
+    n1.witness(lagging + 2 * 3_600_000, lagging);
+    n1.witness(held, lagging);
+    let second = n1.client_delete(&id, lagging).unwrap();
+    let (_, message) = &second.remote[0];
+    n0.receive(message.clone(), T0).unwrap();
+    assert!(n0.state(&id).unwrap().deleted);
+    assert!(n1.state(&id).unwrap().deleted);
+    assert_eq!(
+        n0.state(&id).unwrap().version,
+        n1.state(&id).unwrap().version
+    );
+    assert!(n1.state(&id).unwrap().version.ms < T0 + 1_000);
 }
