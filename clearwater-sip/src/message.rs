@@ -244,6 +244,12 @@ macro_rules! common {
                 self.parts().to_bytes()
             }
 
+            /// The length of the wire form ([`Self::to_bytes`]), without
+            /// writing it.
+            pub fn wire_len(&self) -> usize {
+                self.parts().encoded_len()
+            }
+
             /// Appends the wire form to `out`.
             pub fn write_to(&self, out: &mut Vec<u8>) {
                 self.parts().write_to(out)
@@ -571,17 +577,22 @@ impl Parts {
         }
     }
 
+    /// The exact length of the wire form.
     fn encoded_len(&self) -> usize {
+        if !self.edited {
+            return self.headers.buf.len() - self.head_start as usize;
+        }
+        let body = self.body().len();
         (self.start.end - self.start.start) as usize
             + self.headers.lines_len()
             + if self.needs_content_length() {
-                // "Content-Length: " + up to 20 digits + CRLF
-                16 + 20 + 2
+                // "Content-Length: " + the digits + CRLF
+                16 + body.checked_ilog10().map_or(1, |d| d as usize + 1) + 2
             } else {
                 0
             }
             + 2
-            + self.body().len()
+            + body
     }
 
     /// An edited message without Content-Length gets one when written: the

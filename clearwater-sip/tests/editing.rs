@@ -421,9 +421,12 @@ fn an_edited_message_without_content_length_gets_one() {
     assert_eq!(m.body(), smuggled.as_bytes());
     // Unedited: byte for byte.
     assert_eq!(m.to_bytes(), raw.as_bytes());
+    assert_eq!(m.wire_len(), raw.len());
     m.push_via(&Via::parse("SIP/2.0/TCP p.example.com;branch=z9hG4bKp").unwrap())
         .unwrap();
     let out = m.to_bytes();
+    // The Content-Length line written counts: `wire_len` is exact.
+    assert_eq!(m.wire_len(), out.len());
     let framer = clearwater_sip::Framer::new(clearwater_sip::Limits::default());
     assert_eq!(
         framer.frame(&out).unwrap(),

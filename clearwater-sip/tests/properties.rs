@@ -271,7 +271,14 @@ proptest! {
             prop_assert_eq!(got, want);
         }
         prop_assert_eq!(msg.body(), &p.body[..]);
-        prop_assert_eq!(msg.to_bytes(), wire);
+        prop_assert_eq!(msg.to_bytes(), wire.clone());
+        prop_assert_eq!(msg.wire_len(), wire.len());
+        // Edited, with the Content-Length line the writer then adds: the
+        // length is still exact.
+        let mut edited = msg.clone();
+        edited.remove_header(&HeaderName::CONTENT_LENGTH);
+        edited.push_header(&HeaderName::from_static("X-Edit"), "1").unwrap();
+        prop_assert_eq!(edited.wire_len(), edited.to_bytes().len());
     }
 
     #[test]

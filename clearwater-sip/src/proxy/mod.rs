@@ -107,6 +107,14 @@ pub struct ProxyConfig {
     pub timer_c: Duration,
     /// Option tags this proxy supports in Proxy-Require.
     pub supported: Vec<String>,
+    /// RFC 3261 §18.1.1: a request longer than this many octets bound for a
+    /// UDP next hop goes over TCP to the same address and port instead (with
+    /// its Via and Record-Route saying TCP), when this proxy has a TCP
+    /// address. The RFC's figure without a known path MTU is 1300. `None`
+    /// (the default) keeps UDP whatever the size, as Kamailio does by
+    /// default: many UDP peers (sipp, small user agents) listen on no TCP
+    /// port, and a failed TCP connection fails the branch.
+    pub udp_size_limit: Option<usize>,
 }
 
 impl ProxyConfig {
@@ -118,6 +126,7 @@ impl ProxyConfig {
             record_route: true,
             timer_c: Duration::from_secs(185),
             supported: Vec::new(),
+            udp_size_limit: None,
         }
     }
 }
@@ -846,20 +855,34 @@ impl Proxy {
         let b = c.branches.len();
         let branch_id = self.next_branch;
         self.next_branch += 1;
-        let built = self.build_forward(c, &target, branch_id);
+        let mut next_hop = target.next_hop;
+        let mut built = self.build_forward(c, &target, next_hop.transport, branch_id);
+        // §18.1.1: too large for UDP without a known path MTU.
+        if let (Some(limit), Ok(req)) = (self.config.udp_size_limit, &built)
+            && next_hop.transport == Transport::Udp
+            && req.wire_len() > limit
+            && self
+                .config
+                .locals
+                .iter()
+                .any(|l| l.transport == Transport::Tcp)
+        {
+            next_hop.transport = Transport::Tcp;
+            built = self.build_forward(c, &target, Transport::Tcp, branch_id);
+        }
         let invite = c.invite;
         let Some(c) = self.contexts.get_mut(&ctx) else {
             return;
         };
         c.branches.push(Branch {
             client: None,
-            next_hop: target.next_hop,
+            next_hop,
             provisional: false,
             done: false,
             timer_c: None,
             timer_c_at: None,
         });
-        let sent = built.and_then(|req| self.txl.send_request(req, target.next_hop, now));
+        let sent = built.and_then(|req| self.txl.send_request(req, next_hop, now));
         match sent {
             Ok(client) => {
                 self.by_client.insert(client, (ctx, b));
@@ -879,15 +902,20 @@ impl Proxy {
         }
     }
 
-    /// §16.6 steps 1–9 for one target.
-    fn build_forward(&self, c: &Ctx, target: &Target, branch_id: u64) -> Result<Request, Error> {
+    /// §16.6 steps 1–9 for one target, sent over `out_transport`.
+    fn build_forward(
+        &self,
+        c: &Ctx,
+        target: &Target,
+        out_transport: Transport,
+        branch_id: u64,
+    ) -> Result<Request, Error> {
         let mut req = c.request.clone();
         if let Some(uri) = &target.uri {
             req.set_uri(uri);
         }
         let mf = req.max_forwards()?.unwrap_or(70);
         req.set_header(&HeaderName::MAX_FORWARDS, &mf.saturating_sub(1).to_string())?;
-        let out_transport = target.next_hop.transport;
         if target.record_route.unwrap_or(self.config.record_route) {
             let inbound = c.from.transport;
             if inbound != out_transport {

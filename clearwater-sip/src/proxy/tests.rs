@@ -1057,6 +1057,51 @@ fn a_cancel_for_a_message_in_progress_gets_200_and_changes_nothing() {
 }
 
 #[test]
+fn a_request_over_the_udp_size_limit_goes_over_tcp() {
+    // RFC 3261 §18.1.1 with `udp_size_limit`: a 2 000-octet INVITE for a UDP
+    // next hop leaves over TCP, Via and Record-Route saying so; a small one
+    // stays on UDP. Without the limit (the default) both stay on UDP.
+    for limit in [Some(1300), None] {
+        let (uas_tu, seen) = recording(uas_at(UAS1, &[200], ms(10)));
+        let mut sim = topology(NetConfig::default(), 1, route_to(&[&[UAS1]]), uas_tu, None);
+        let Node::Proxy(p) = &mut sim.nodes[PROXY] else {
+            unreachable!()
+        };
+        let mut config = proxy_config(Transport::Udp);
+        config.udp_size_limit = limit;
+        p.proxy = Proxy::new(config);
+        let mut big = request("INVITE", "z9hG4bKbig");
+        big.set_body(Bytes::from(vec![b'a'; 2000]), Some("text/plain"))
+            .unwrap();
+        let mut small = request("OPTIONS", "z9hG4bKsmall");
+        small.set_header(&HeaderName::CALL_ID, "small").unwrap();
+        uac_sends(&mut sim, [big, small]);
+        sim.run(Duration::from_secs(60));
+        let seen = seen.borrow();
+        let transport_of = |method: &Method| {
+            let r = seen.iter().find(|r| r.method() == method).unwrap();
+            let via = r.via().unwrap().transport().to_owned();
+            let rr = r.record_routes().next().unwrap().unwrap().to_string();
+            (via, rr.contains("transport=tcp"))
+        };
+        let big_over_tcp = limit.is_some();
+        assert_eq!(
+            transport_of(&Method::INVITE),
+            (
+                if big_over_tcp { "TCP" } else { "UDP" }.to_owned(),
+                big_over_tcp
+            ),
+            "{limit:?}"
+        );
+        assert_eq!(
+            transport_of(&Method::OPTIONS),
+            ("UDP".to_owned(), false),
+            "{limit:?}"
+        );
+    }
+}
+
+#[test]
 fn a_second_2xx_to_a_forked_message_is_not_forwarded() {
     // §16.7 step 10 carries late 2xx for INVITE only: two 200s to a MESSAGE
     // forked in parallel give the UAC one.
