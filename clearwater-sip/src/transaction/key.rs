@@ -97,13 +97,11 @@ impl ServerKey {
         }
     }
 
-    /// The same key for another method.
-    pub(crate) fn with_method(&self, m: Method) -> ServerKey {
-        let mut k = self.clone();
-        match &mut k {
+    /// Makes this the key of the same request with another method.
+    pub(crate) fn set_method(&mut self, m: Method) {
+        match self {
             ServerKey::Rfc3261 { method, .. } | ServerKey::Rfc2543 { method, .. } => *method = m,
         }
-        k
     }
 
     pub(crate) fn is_rfc2543(&self) -> bool {

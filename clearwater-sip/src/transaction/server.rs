@@ -72,10 +72,10 @@ impl TransactionLayer {
         let reply_to = reply_destination(&req, &from);
         if cancels.is_none() && req.method() == &Method::CANCEL && self.matches_non_invite(&req) {
             // §9.2: a CANCEL for a non-INVITE request matches it but has no
-            // effect, and is answered 200 (a proxy's duty too,
-            // §16.10). Answered here, without a transaction: a retransmitted
-            // CANCEL gets the same answer (the tag is a hash of Call-ID and
-            // branch, or the request's own To tag).
+            // effect, and is answered 200 (so does a proxy, §16.10). It is
+            // answered here, without a transaction: a retransmitted CANCEL
+            // gets the same answer (the tag is the request's own To tag, or
+            // a hash of its Call-ID and branch).
             let tag = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
             let tag = tag.or_else(|| overload_tag(&req));
             if let Ok(resp) = req.make_response(StatusCode::OK, None, tag.as_deref()) {
@@ -136,10 +136,11 @@ impl TransactionLayer {
         });
     }
 
-    /// Whether CANCEL `req` names a non-INVITE server transaction (answered
-    /// or not: §9.2 answers 200 to any CANCEL that matches). A CANCEL carries no method of what it
-    /// cancels, so the methods of RFC 3261 and its extensions are tried (an
-    /// extension method's transaction is not found: the CANCEL gets 481).
+    /// Whether CANCEL `req` names a non-INVITE server transaction, answered
+    /// or not (§9.2 answers 200 to any CANCEL that matches). A CANCEL does
+    /// not say what it cancels, so the methods of RFC 3261 and its
+    /// extensions are tried in turn (an extension method's transaction is
+    /// not found: that CANCEL gets 481).
     fn matches_non_invite(&self, req: &Request) -> bool {
         const METHODS: [Method; 11] = [
             Method::OPTIONS,
@@ -154,12 +155,13 @@ impl TransactionLayer {
             Method::PRACK,
             Method::REFER,
         ];
-        let Some(key) = ServerKey::of_request(req, false) else {
+        let Some(mut key) = ServerKey::of_request(req, false) else {
             return false;
         };
         METHODS.into_iter().any(|m| {
+            key.set_method(m);
             self.server_keys
-                .get(&key.with_method(m))
+                .get(&key)
                 .is_some_and(|id| self.servers.contains_key(id))
         })
     }
