@@ -146,7 +146,12 @@ impl hyper::body::Body for DeadlineBody {
 /// timer than the change (this node's clock lags the one that stamped it)
 /// answers the peer message `409` with the version it holds; the change is
 /// then stamped again past it and sent again (twice at most), so the
-/// replicas do not keep different versions.
+/// replicas do not keep different versions and a client's later change is
+/// not lost to a copy stamped by a clock that runs ahead. Two changes made
+/// at the same moment through different members race, as in any
+/// last-writer-wins store (a DELETE answered 200 may be undone by a PUT
+/// made at the same time through a member whose clock lags); a peer
+/// message that arrives late is never stamped again.
 ///
 /// `/internal/peer` is for the members only: give them a shared
 /// [`NodeConfig::peer_key`] (others then get `403`), or deploy the service
@@ -485,8 +490,9 @@ fn refusal(e: TimerError) -> Response {
     }
 }
 
-/// How many times a change is stamped again because a replica held a newer
-/// version (each time past the newest version reported).
+/// How many times an update or delete is stamped again because a replica
+/// held a newer version (each time past the newest version reported); the
+/// worst case answers after three rounds of `peer_timeout`.
 const RESTAMPS: usize = 2;
 
 /// Makes a change (`make` stamps it) and sends it to the other replicas;
@@ -494,8 +500,17 @@ const RESTAMPS: usize = 2;
 /// newer version (this member's clock lags) makes the change be stamped
 /// again past that version and sent again, so the replicas do not keep
 /// different versions.
+///
+/// So client changes to one timer are ordered by when the members that
+/// took them handled them, whatever their clocks say. Two changes made at
+/// the same moment through different members race, as in any
+/// last-writer-wins store: either may win (a DELETE answered 200 may be
+/// undone by a PUT made at the same time through a member whose clock
+/// lags). A copy that arrives late (a retried or delayed peer message) is
+/// never stamped again: only a change being answered to its client is.
 async fn place(
     node: &Node,
+    restamps: usize,
     mut make: impl FnMut(&mut ClusterCore) -> Result<Placement, TimerError>,
 ) -> Response {
     let mut attempt = 0;
@@ -503,7 +518,7 @@ async fn place(
         let placement = make(&mut node.core());
         let (response, newer) = place_once(node, placement).await;
         match newer {
-            Some(ms) if attempt < RESTAMPS => {
+            Some(ms) if attempt < restamps => {
                 node.core().witness(ms, wall_ms());
                 attempt += 1;
             }
@@ -576,17 +591,9 @@ async fn create(State(node): State<Arc<Node>>, body: Bytes) -> Response {
         Ok(s) => s,
         Err(e) => return refusal(e),
     };
-    // An id drawn once: a new stamp keeps it.
-    let mut id = None;
-    place(&node, |core| match &id {
-        None => {
-            let p = core.client_set(spec.clone(), wall_ms_ceil());
-            if let Ok(p) = &p {
-                id = Some(p.id.0.clone());
-            }
-            p
-        }
-        Some(id) => core.client_update(id, spec.clone(), wall_ms_ceil()),
+    // A new random id: no member holds a version of it to be superseded by.
+    place(&node, 0, |core| {
+        core.client_set(spec.clone(), wall_ms_ceil())
     })
     .await
 }
@@ -599,7 +606,7 @@ async fn update(State(node): State<Arc<Node>>, Path(id): Path<String>, body: Byt
         Ok(s) => s,
         Err(e) => return refusal(e),
     };
-    place(&node, |core| {
+    place(&node, RESTAMPS, |core| {
         core.client_update(&id, spec.clone(), wall_ms_ceil())
     })
     .await
@@ -618,7 +625,7 @@ async fn delete(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Respon
         return StatusCode::OK.into_response();
     }
     let mut first = Some(placement);
-    place(&node, |core| {
+    place(&node, RESTAMPS, |core| {
         first
             .take()
             .unwrap_or_else(|| core.client_delete(&id, wall_ms()))
