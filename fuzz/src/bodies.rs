@@ -514,9 +514,11 @@ pub fn proxy(data: &[u8]) {
         config.record_route = false;
     }
     if data.first().is_some_and(|b| b & 4 == 4) {
-        // Most INVITEs then leave over TCP (§18.1.1).
-        config.udp_size_limit = Some(600);
+        // Low enough that most forwarded INVITEs (about 420 octets and
+        // up) leave over TCP (§18.1.1), and some other requests too.
+        config.udp_size_limit = Some(350);
     }
+    let udp_limit = config.udp_size_limit;
     let mut p = Proxy::new(config);
     let remote = |t: Transport, a: &str| Remote::new(t, a.parse::<SocketAddr>().unwrap());
     let up = [
@@ -548,10 +550,17 @@ pub fn proxy(data: &[u8]) {
     }
     let mut st = State::default();
 
-    fn drain(p: &mut Proxy, st: &mut State, up: &[Remote], down: &[Remote]) {
+    fn drain(
+        p: &mut Proxy,
+        st: &mut State,
+        up: &[Remote],
+        down: &[Remote],
+        udp_limit: Option<usize>,
+    ) {
         while let Some(o) = p.poll_output() {
             match o {
                 ProxyOutput::Transmit { to, data, tx } => {
+                    let len = data.len();
                     let msg = Message::parse(data).expect("transmitted bytes parse");
                     if let Some(t @ TxId::Client(_)) = tx {
                         st.clients.push(t);
@@ -565,6 +574,13 @@ pub fn proxy(data: &[u8]) {
                             );
                             let via = r.via().expect("forwarded request has a Via");
                             assert_eq!(via.host().as_str(), ME, "top Via is not ours");
+                            assert_eq!(via.transport(), to.transport.as_str(), "Via transport");
+                            if let Some(limit) = udp_limit
+                                && to.transport == Transport::Udp
+                                && r.method() != &Method::ACK
+                            {
+                                assert!(len <= limit, "{len} octets over UDP");
+                            }
                             // 69 from 70; 70 added when absent (§16.6 step 3).
                             let mf = r.max_forwards().expect("Max-Forwards parses");
                             assert!(mf.is_some_and(|m| m <= 70), "Max-Forwards {mf:?}");
@@ -824,7 +840,7 @@ pub fn proxy(data: &[u8]) {
                 }
             }
         }
-        drain(&mut p, &mut st, &up, &down);
+        drain(&mut p, &mut st, &up, &down, udp_limit);
     }
 
     // Wind down: decide every pending context, answer everything sent
@@ -839,10 +855,10 @@ pub fn proxy(data: &[u8]) {
                 p.handle_message(Message::Response(resp), to, now);
             }
         }
-        drain(&mut p, &mut st, &up, &down);
+        drain(&mut p, &mut st, &up, &down, udp_limit);
         now += Duration::from_secs(900);
         p.handle_timeout(now);
-        drain(&mut p, &mut st, &up, &down);
+        drain(&mut p, &mut st, &up, &down, udp_limit);
     }
     assert!(p.is_idle(), "leaked state: {p:?}");
 }

@@ -857,9 +857,11 @@ impl Proxy {
         self.next_branch += 1;
         let mut next_hop = target.next_hop;
         let mut built = self.build_forward(c, &target, next_hop.transport, branch_id);
-        // §18.1.1: too large for UDP without a known path MTU.
+        // §18.1.1: too large for UDP without a known path MTU. (Not for a
+        // next hop reached through a flow, RFC 5626: that flow is the way.)
         if let (Some(limit), Ok(req)) = (self.config.udp_size_limit, &built)
             && next_hop.transport == Transport::Udp
+            && next_hop.flow.is_none()
             && req.wire_len() > limit
             && self
                 .config
@@ -876,7 +878,9 @@ impl Proxy {
         };
         c.branches.push(Branch {
             client: None,
-            next_hop,
+            // Health is reported for the target as the application gave it
+            // (its resolver keys its blacklist so), even when switched.
+            next_hop: target.next_hop,
             provisional: false,
             done: false,
             timer_c: None,

@@ -1102,6 +1102,68 @@ fn a_request_over_the_udp_size_limit_goes_over_tcp() {
 }
 
 #[test]
+fn the_udp_size_switch_sends_over_tcp_only_when_it_can() {
+    // Driven directly, to see where the proxy sends: a large INVITE for a
+    // UDP next hop goes to a TCP remote; not when the proxy has no TCP
+    // address, nor when the next hop is a flow (RFC 5626), and failures are
+    // reported for the target as given.
+    let uas: SocketAddr = "192.0.2.50:5060".parse().unwrap();
+    let cases = [
+        (true, None, Transport::Tcp),
+        (false, None, Transport::Udp),
+        (true, Some(crate::transport::FlowId(7)), Transport::Udp),
+    ];
+    for (tcp_local, flow, want) in cases {
+        let mut locals = vec![LocalAddr::new(Transport::Udp, "192.0.2.2", 5060)];
+        if tcp_local {
+            locals.push(LocalAddr::new(Transport::Tcp, "192.0.2.2", 5060));
+        }
+        let mut config = ProxyConfig::new(locals);
+        config.udp_size_limit = Some(1300);
+        let mut p = Proxy::new(config);
+        let now = Instant::now();
+        let mut big = request("INVITE", "z9hG4bKdirect");
+        big.set_body(Bytes::from(vec![b'a'; 2000]), Some("text/plain"))
+            .unwrap();
+        p.handle_message(Message::Request(big), to(UAC), now);
+        let ctx = std::iter::from_fn(|| p.poll_output())
+            .find_map(|o| match o {
+                ProxyOutput::Route { ctx, .. } => Some(ctx),
+                _ => None,
+            })
+            .unwrap();
+        let target = Remote {
+            flow,
+            ..Remote::new(Transport::Udp, uas)
+        };
+        p.forward(ctx, vec![Target::new(target)], now).unwrap();
+        let sent: Vec<Remote> = std::iter::from_fn(|| p.poll_output())
+            .filter_map(|o| match o {
+                ProxyOutput::Transmit { to, data, .. } if to.addr == uas => {
+                    assert!(data.starts_with(b"INVITE "));
+                    Some(to)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent.len(), 1, "{tcp_local} {flow:?}");
+        assert_eq!(sent[0].transport, want, "{tcp_local} {flow:?}");
+        // The branch fails: reported against the target as given.
+        p.transport_error(
+            TxId::Client(p.by_client.keys().copied().next().unwrap()),
+            now,
+        );
+        let failed: Vec<Remote> = std::iter::from_fn(|| p.poll_output())
+            .filter_map(|o| match o {
+                ProxyOutput::TargetFailed { to } => Some(to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed, [target], "{tcp_local} {flow:?}");
+    }
+}
+
+#[test]
 fn a_second_2xx_to_a_forked_message_is_not_forwarded() {
     // §16.7 step 10 carries late 2xx for INVITE only: two 200s to a MESSAGE
     // forked in parallel give the UAC one.

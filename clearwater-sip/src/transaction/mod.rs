@@ -682,6 +682,24 @@ fn overload_tag(req: &Request) -> Option<String> {
     Some(tag)
 }
 
+/// A To tag for a request without a Via branch (RFC 2543): a hash of its
+/// Call-ID and CSeq number, the same for every retransmission.
+fn cancel_tag(req: &Request) -> Option<String> {
+    let call_id = req.call_id().ok()?;
+    let cseq = req.cseq().ok()?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in call_id
+        .as_str()
+        .bytes()
+        .chain([0])
+        .chain(cseq.seq.to_be_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Some(format!("cw{h:016x}"))
+}
+
 /// FNV-1a of a request's Call-ID and top Via branch: what its ACK shares with
 /// it when the final response was not a 2xx (§17.1.1.3).
 fn overload_hash(req: &Request) -> Option<u64> {

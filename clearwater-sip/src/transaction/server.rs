@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::{
     OVERLOAD_TAG_PREFIX, Output, RawTx, ServerKey, ServerState, ServerTx, ServerTxId, Termination,
-    TimerKind, TransactionLayer, TxId, overload_hash, overload_tag, reply_destination, to_tag,
-    trying,
+    TimerKind, TransactionLayer, TxId, cancel_tag, overload_hash, overload_tag, reply_destination,
+    to_tag, trying,
 };
 use crate::error::Error;
 use crate::message::{Message, Request, Response};
@@ -70,14 +70,23 @@ impl TransactionLayer {
         };
         let invite = req.method() == &Method::INVITE;
         let reply_to = reply_destination(&req, &from);
-        if cancels.is_none() && req.method() == &Method::CANCEL && self.matches_non_invite(&req) {
+        if cancels.is_none()
+            && req.method() == &Method::CANCEL
+            && let Some(matched) = self.matches_non_invite(&req)
+        {
             // §9.2: a CANCEL for a non-INVITE request matches it but has no
             // effect, and is answered 200 (so does a proxy, §16.10). It is
             // answered here, without a transaction: a retransmitted CANCEL
-            // gets the same answer (the tag is the request's own To tag, or
-            // a hash of its Call-ID and branch).
-            let tag = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
-            let tag = tag.or_else(|| overload_tag(&req));
+            // gets the same answer. Its To tag: the request's own, else the
+            // one the TU answered the request with (§9.2 SHOULD), else a
+            // hash of Call-ID, branch or CSeq (§8.2.6.2: a tag is a MUST).
+            let tag = req
+                .to()
+                .ok()
+                .and_then(|t| t.tag().map(str::to_owned))
+                .or_else(|| self.servers.get(&matched)?.to_tag_sent.clone())
+                .or_else(|| overload_tag(&req))
+                .or_else(|| cancel_tag(&req));
             if let Ok(resp) = req.make_response(StatusCode::OK, None, tag.as_deref()) {
                 self.transmit(reply_to, resp.to_bytes(), None);
             }
@@ -136,12 +145,12 @@ impl TransactionLayer {
         });
     }
 
-    /// Whether CANCEL `req` names a non-INVITE server transaction, answered
-    /// or not (§9.2 answers 200 to any CANCEL that matches). A CANCEL does
+    /// The non-INVITE server transaction CANCEL `req` names, answered or
+    /// not (§9.2 answers 200 to any CANCEL that matches). A CANCEL does
     /// not say what it cancels, so the methods of RFC 3261 and its
     /// extensions are tried in turn (an extension method's transaction is
     /// not found: that CANCEL gets 481).
-    fn matches_non_invite(&self, req: &Request) -> bool {
+    fn matches_non_invite(&self, req: &Request) -> Option<u64> {
         const METHODS: [Method; 11] = [
             Method::OPTIONS,
             Method::BYE,
@@ -155,14 +164,13 @@ impl TransactionLayer {
             Method::PRACK,
             Method::REFER,
         ];
-        let Some(mut key) = ServerKey::of_request(req, false) else {
-            return false;
-        };
-        METHODS.into_iter().any(|m| {
+        let mut key = ServerKey::of_request(req, false)?;
+        METHODS.into_iter().find_map(|m| {
             key.set_method(m);
             self.server_keys
                 .get(&key)
-                .is_some_and(|id| self.servers.contains_key(id))
+                .copied()
+                .filter(|id| self.servers.contains_key(id))
         })
     }
 
@@ -265,10 +273,13 @@ impl TransactionLayer {
             (false, ServerState::Trying | ServerState::NonInviteProceeding, 100..=199) => {
                 s.state = ServerState::NonInviteProceeding;
                 s.last_response = Some(data.clone());
+                // (For the 200 to a CANCEL of this request, §9.2.)
+                s.to_tag_sent = to_tag(resp.headers()).or(s.to_tag_sent.take());
             }
             (false, ServerState::Trying | ServerState::NonInviteProceeding, _) => {
                 s.state = ServerState::Completed;
                 s.last_response = Some(data.clone());
+                s.to_tag_sent = to_tag(resp.headers()).or(s.to_tag_sent.take());
                 let j = if reliable { Duration::ZERO } else { t1 * 64 };
                 self.transmit(to, data, Some(TxId::Server(tx)));
                 self.arm_or_end(raw, TimerKind::J, j, now);

@@ -1107,6 +1107,15 @@ fn a_cancel_matching_a_non_invite_transaction_is_answered_200_by_the_layer() {
     // The MESSAGE's transaction is untouched.
     reply(&mut layer, tx, 200, now);
     assert_eq!(sent_lines(&mut layer), ["SIP/2.0 200 / 1 MESSAGE"]);
+    // Once the MESSAGE is answered, the CANCEL's 200 carries the same To
+    // tag as that answer (§9.2).
+    layer.handle_message(Message::Request(cancel.clone()), from, now);
+    let Some(Output::Transmit { data, .. }) = layer.poll_output() else {
+        panic!("no answer to the CANCEL")
+    };
+    let answer = Message::parse(data).unwrap();
+    assert_eq!(answer.cseq().unwrap().method, Method::CANCEL);
+    assert_eq!(answer.to().unwrap().tag(), Some("b2"));
     // A CANCEL with another branch matches nothing: the TU sees it.
     let mut other = request("CANCEL", "z9hG4bKnic2", "192.0.2.1");
     other
@@ -1117,6 +1126,35 @@ fn a_cancel_matching_a_non_invite_transaction_is_answered_200_by_the_layer() {
         layer.poll_output(),
         Some(Output::Request { cancels: None, .. })
     ));
+}
+
+#[test]
+fn an_rfc_2543_cancel_for_a_non_invite_request_gets_200_with_a_to_tag() {
+    // No magic cookie: matched by Request-URI, From tag, Call-ID, CSeq
+    // number and top Via; the 200 still needs a To tag (§8.2.6.2).
+    let mut layer = TransactionLayer::new(Config::default());
+    let now = Instant::now();
+    let from = Remote::new(Transport::Udp, addr(UAC));
+    let opts = request("OPTIONS", "old7", "192.0.2.1");
+    layer.handle_message(Message::Request(opts), from, now);
+    assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
+    let mut cancel = request("CANCEL", "old7", "192.0.2.1");
+    cancel
+        .set_header(&crate::name::HeaderName::CSEQ, "1 CANCEL")
+        .unwrap();
+    let mut tags = Vec::new();
+    for _ in 0..2 {
+        layer.handle_message(Message::Request(cancel.clone()), from, now);
+        let Some(Output::Transmit { data, .. }) = layer.poll_output() else {
+            panic!("no answer to the CANCEL")
+        };
+        let answer = Message::parse(data).unwrap();
+        assert_eq!(answer.as_response().unwrap().status(), StatusCode::OK);
+        tags.push(answer.to().unwrap().tag().map(str::to_owned));
+        assert!(layer.poll_output().is_none());
+    }
+    assert!(tags[0].is_some());
+    assert_eq!(tags[0], tags[1], "a retransmitted CANCEL gets the same tag");
 }
 
 #[test]
