@@ -227,6 +227,12 @@ fn lines_sent(sim: &Sim, i: usize) -> Vec<&str> {
     sim.sent[i].iter().map(|(_, l)| l.as_str()).collect()
 }
 
+/// Whether a response with `code` is among the first lines `sent`.
+fn answered(sent: &[&str], code: u16) -> bool {
+    let prefix = format!("SIP/2.0 {code}");
+    sent.iter().any(|l| l.starts_with(&prefix))
+}
+
 fn uas_saw(sim: &Sim, i: usize) -> Vec<String> {
     sim.events(i)
         .into_iter()
@@ -1040,18 +1046,9 @@ fn a_cancel_for_a_message_in_progress_gets_200_and_changes_nothing() {
     uac_sends(&mut sim, [msg, cancel]);
     sim.run(Duration::from_secs(60));
     let sent = lines_sent(&sim, PROXY);
-    assert!(
-        sent.iter().any(|l| l.starts_with("SIP/2.0 200")),
-        "{sent:?}"
-    );
-    assert!(
-        !sent.iter().any(|l| l.starts_with("SIP/2.0 481")),
-        "{sent:?}"
-    );
-    assert!(
-        sent.iter().any(|l| l.starts_with("SIP/2.0 202")),
-        "{sent:?}"
-    );
+    assert!(answered(&sent, 200), "{sent:?}");
+    assert!(!answered(&sent, 481), "{sent:?}");
+    assert!(answered(&sent, 202), "{sent:?}");
     assert_eq!(uas_saw(&sim, UAS1), ["request MESSAGE"]);
     assert!(sim.idle());
 }
@@ -1196,18 +1193,9 @@ fn a_cancel_for_an_invite_answered_at_once_gets_200() {
     uac_sends(&mut sim, [inv, cancel]);
     sim.run(Duration::from_secs(60));
     let sent = lines_sent(&sim, PROXY);
-    assert!(
-        sent.iter().any(|l| l.starts_with("SIP/2.0 483")),
-        "{sent:?}"
-    );
-    assert!(
-        !sent.iter().any(|l| l.starts_with("SIP/2.0 481")),
-        "{sent:?}"
-    );
-    assert!(
-        sent.iter().any(|l| l.starts_with("SIP/2.0 200")),
-        "{sent:?}"
-    );
+    assert!(answered(&sent, 483), "{sent:?}");
+    assert!(!answered(&sent, 481), "{sent:?}");
+    assert!(answered(&sent, 200), "{sent:?}");
     assert!(uas_saw(&sim, UAS1).is_empty());
 }
 

@@ -1063,6 +1063,15 @@ fn under_overload_the_ack_of_a_503_to_a_re_invite_ends_here() {
     assert!(matches!(layer.poll_output(), Some(Output::Ack { .. })));
 }
 
+/// A CANCEL from the UAC (as `request`) for the request with `branch`.
+fn cancel_request(branch: &str) -> Request {
+    let mut cancel = request("CANCEL", branch, "192.0.2.1");
+    cancel
+        .set_header(&crate::name::HeaderName::CSEQ, "1 CANCEL")
+        .unwrap();
+    cancel
+}
+
 /// Every output, each a transmitted message's first line and CSeq
 /// (`describe` for the rest).
 fn sent_lines(layer: &mut TransactionLayer) -> Vec<String> {
@@ -1095,10 +1104,7 @@ fn a_cancel_matching_a_non_invite_transaction_is_answered_200_by_the_layer() {
     let Some(Output::Request { tx, .. }) = layer.poll_output() else {
         panic!("no MESSAGE for the TU")
     };
-    let mut cancel = request("CANCEL", "z9hG4bKnic", "192.0.2.1");
-    cancel
-        .set_header(&crate::name::HeaderName::CSEQ, "1 CANCEL")
-        .unwrap();
+    let cancel = cancel_request("z9hG4bKnic");
     for _ in 0..2 {
         layer.handle_message(Message::Request(cancel.clone()), from, now);
         let outs = sent_lines(&mut layer);
@@ -1117,10 +1123,7 @@ fn a_cancel_matching_a_non_invite_transaction_is_answered_200_by_the_layer() {
     assert_eq!(answer.cseq().unwrap().method, Method::CANCEL);
     assert_eq!(answer.to().unwrap().tag(), Some("b2"));
     // A CANCEL with another branch matches nothing: the TU sees it.
-    let mut other = request("CANCEL", "z9hG4bKnic2", "192.0.2.1");
-    other
-        .set_header(&crate::name::HeaderName::CSEQ, "1 CANCEL")
-        .unwrap();
+    let other = cancel_request("z9hG4bKnic2");
     layer.handle_message(Message::Request(other), from, now);
     assert!(matches!(
         layer.poll_output(),
@@ -1138,10 +1141,7 @@ fn an_rfc_2543_cancel_for_a_non_invite_request_gets_200_with_a_to_tag() {
     let opts = request("OPTIONS", "old7", "192.0.2.1");
     layer.handle_message(Message::Request(opts), from, now);
     assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
-    let mut cancel = request("CANCEL", "old7", "192.0.2.1");
-    cancel
-        .set_header(&crate::name::HeaderName::CSEQ, "1 CANCEL")
-        .unwrap();
+    let cancel = cancel_request("old7");
     let mut tags = Vec::new();
     for _ in 0..2 {
         layer.handle_message(Message::Request(cancel.clone()), from, now);
@@ -1170,10 +1170,7 @@ fn under_overload_a_cancel_for_an_invite_in_progress_still_works() {
     layer.handle_message(Message::Request(inv), from, now);
     assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
     // Full: a CANCEL for that INVITE still reaches the TU, matched.
-    let mut cancel = request("CANCEL", "z9hG4bKovl", "192.0.2.1");
-    cancel
-        .set_header(&crate::name::HeaderName::CSEQ, "1 CANCEL")
-        .unwrap();
+    let cancel = cancel_request("z9hG4bKovl");
     layer.handle_message(Message::Request(cancel), from, now);
     let outs: Vec<Output> = std::iter::from_fn(|| layer.poll_output()).collect();
     assert!(
