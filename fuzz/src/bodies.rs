@@ -547,6 +547,8 @@ pub fn proxy(data: &[u8]) {
         /// Contexts the application answered provisionally.
         answering: HashSet<ContextId>,
         stateless: Vec<Request>,
+        /// Max-Forwards of each upstream request, by its branch.
+        max_forwards: std::collections::HashMap<String, Option<u8>>,
     }
     let mut st = State::default();
 
@@ -581,9 +583,21 @@ pub fn proxy(data: &[u8]) {
                             {
                                 assert!(len <= limit, "{len} octets over UDP");
                             }
-                            // 69 from 70; 70 added when absent (§16.6 step 3).
+                            // One less than received; 70 added when absent
+                            // (§16.6 step 3). The request's own Via is next.
                             let mf = r.max_forwards().expect("Max-Forwards parses");
                             assert!(mf.is_some_and(|m| m <= 70), "Max-Forwards {mf:?}");
+                            let upstream = r.vias().nth(1).and_then(Result::ok);
+                            if r.method() != &Method::ACK
+                                && r.method() != &Method::CANCEL
+                                && let Some(got) = upstream
+                                    .as_ref()
+                                    .and_then(|v| v.branch())
+                                    .and_then(|b| st.max_forwards.get(b))
+                            {
+                                let want = got.map_or(70, |m| m - 1);
+                                assert_eq!(mf, Some(want), "Max-Forwards not decremented");
+                            }
                             if r.method() != &Method::ACK {
                                 st.sent_down.push((to, r));
                             }
@@ -685,6 +699,10 @@ pub fn proxy(data: &[u8]) {
                 );
                 if let Ok(Message::Request(mut r)) = Message::parse(Bytes::from(raw)) {
                     stamp_via(&mut r, &from);
+                    st.max_forwards.insert(
+                        format!("z9hG4bKu{seq}"),
+                        r.max_forwards().expect("Max-Forwards parses"),
+                    );
                     st.sent_up.push((from, r.clone()));
                     p.handle_message(Message::Request(r), from, now);
                 }

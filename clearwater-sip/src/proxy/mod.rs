@@ -19,7 +19,7 @@
 //! * route preprocessing (§16.4): a Request-URI that is one of our
 //!   Record-Route URIs (ours, no user part, `lr`: a strict router's doing) is
 //!   replaced by the last Route value; Route values naming us are removed;
-//! * forwarding (§16.6): Max-Forwards decremented (70 when absent), Record-Route
+//! * forwarding (§16.6): Max-Forwards decremented (added as 70 when absent), Record-Route
 //!   added (twice when the transport changes, RFC 5658), strict-route fix-up
 //!   for a next hop without `lr`, a Via with a new branch that carries a loop
 //!   hash, a client transaction per target, Timer C for INVITE;
@@ -411,11 +411,13 @@ impl Proxy {
     /// Sends a request statelessly (an ACK for a 2xx) to `to`, after
     /// decrementing Max-Forwards and adding our Via (§16.11).
     pub fn forward_stateless(&mut self, mut req: Request, to: Remote) -> Result<(), Error> {
-        let mf = req.max_forwards()?.unwrap_or(70);
-        if mf == 0 {
-            return Err(Error::Invalid("Max-Forwards exhausted"));
-        }
-        req.set_header(&HeaderName::MAX_FORWARDS, &(mf - 1).to_string())?;
+        let mf = match req.max_forwards()? {
+            Some(0) => return Err(Error::Invalid("Max-Forwards exhausted")),
+            Some(m) => m - 1,
+            // §16.6 step 3: added, with the value 70.
+            None => 70,
+        };
+        req.set_header(&HeaderName::MAX_FORWARDS, &mf.to_string())?;
         // §16.11 forwards as §16.6 does, step 6 included.
         strict_route_fixup(&mut req)?;
         let branch = self.stateless_branch(&req);
@@ -918,8 +920,9 @@ impl Proxy {
         if let Some(uri) = &target.uri {
             req.set_uri(uri);
         }
-        let mf = req.max_forwards()?.unwrap_or(70);
-        req.set_header(&HeaderName::MAX_FORWARDS, &mf.saturating_sub(1).to_string())?;
+        // §16.6 step 3: decremented, or added with the value 70.
+        let mf = req.max_forwards()?.map_or(70, |m| m.saturating_sub(1));
+        req.set_header(&HeaderName::MAX_FORWARDS, &mf.to_string())?;
         if target.record_route.unwrap_or(self.config.record_route) {
             let inbound = c.from.transport;
             if inbound != out_transport {

@@ -1161,6 +1161,20 @@ fn the_udp_size_switch_sends_over_tcp_only_when_it_can() {
 }
 
 #[test]
+fn a_request_without_max_forwards_is_forwarded_with_70() {
+    // §16.6 step 3: the proxy adds the header, and its value SHOULD be 70
+    // (not 70 decremented).
+    let (uas_tu, seen) = capturing_uas(200);
+    let mut sim = topology(NetConfig::default(), 1, route_to(&[&[UAS1]]), uas_tu, None);
+    let mut req = request("OPTIONS", "z9hG4bKnomf");
+    assert_eq!(req.remove_header(&HeaderName::MAX_FORWARDS), 1);
+    uac_sends(&mut sim, [req]);
+    sim.run(Duration::from_secs(60));
+    let got = seen.borrow().clone().unwrap();
+    assert_eq!(got.max_forwards().unwrap(), Some(70));
+}
+
+#[test]
 fn a_second_2xx_to_a_forked_message_is_not_forwarded() {
     // §16.7 step 10 carries late 2xx for INVITE only: two 200s to a MESSAGE
     // forked in parallel give the UAC one.
