@@ -66,16 +66,12 @@ fn tx_method(m: &Method) -> Method {
 }
 
 impl ServerKey {
-    /// The key of the transaction `req` belongs to. For CANCEL with
-    /// `as_cancelled`, the key of the INVITE it cancels (§9.2: same match with
-    /// method INVITE).
-    pub(crate) fn of_request(req: &Request, as_cancelled: bool) -> Option<ServerKey> {
+    /// The key of the transaction `req` belongs to. The key of what a
+    /// CANCEL cancels is its own with another method ([`Self::set_method`];
+    /// §9.2: the same match, method aside).
+    pub(crate) fn of_request(req: &Request) -> Option<ServerKey> {
         let via = req.via().ok()?;
-        let method = if as_cancelled {
-            Method::INVITE
-        } else {
-            tx_method(req.method())
-        };
+        let method = tx_method(req.method());
         match via.branch() {
             Some(b) if is_rfc3261_branch(b) => Some(ServerKey::Rfc3261 {
                 branch: b.to_owned(),

@@ -671,33 +671,18 @@ const OVERLOAD_TAG_PREFIX: &str = "cwo";
 /// transaction (§19.3) and the ACK of that 503 (same Call-ID and branch,
 /// §17.1.1.3) is recognised without keeping anything.
 fn overload_tag(req: &Request) -> Option<String> {
-    let h = overload_hash(req)?;
-    let mut tag = String::with_capacity(19);
-    tag.push_str(OVERLOAD_TAG_PREFIX);
-    for i in (0..16).rev() {
-        tag.push(char::from(
-            b"0123456789abcdef"[((h >> (i * 4)) & 15) as usize],
-        ));
-    }
-    Some(tag)
+    Some(format!("{OVERLOAD_TAG_PREFIX}{:016x}", overload_hash(req)?))
 }
 
 /// A To tag for a request without a Via branch (RFC 2543): a hash of its
 /// Call-ID and CSeq number, the same for every retransmission.
 fn cancel_tag(req: &Request) -> Option<String> {
     let call_id = req.call_id().ok()?;
-    let cseq = req.cseq().ok()?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in call_id
-        .as_str()
-        .bytes()
-        .chain([0])
-        .chain(cseq.seq.to_be_bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    Some(format!("cw{h:016x}"))
+    let seq = req.cseq().ok()?.seq.to_be_bytes();
+    Some(format!(
+        "cw{:016x}",
+        fnv1a(call_id.as_str().as_bytes(), &seq)
+    ))
 }
 
 /// FNV-1a of a request's Call-ID and top Via branch: what its ACK shares with
@@ -705,13 +690,17 @@ fn cancel_tag(req: &Request) -> Option<String> {
 fn overload_hash(req: &Request) -> Option<u64> {
     let call_id = req.call_id().ok()?;
     let via = req.via().ok()?;
-    let branch = via.branch()?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in call_id.as_str().bytes().chain([0]).chain(branch.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    Some(h)
+    Some(fnv1a(call_id.as_str().as_bytes(), via.branch()?.as_bytes()))
+}
+
+/// 64-bit FNV-1a of `a`, a zero octet and `b`.
+fn fnv1a(a: &[u8], b: &[u8]) -> u64 {
+    a.iter()
+        .chain(&[0])
+        .chain(b)
+        .fold(0xcbf2_9ce4_8422_2325, |h, &c| {
+            (h ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }
 
 /// Where responses of a server transaction go.

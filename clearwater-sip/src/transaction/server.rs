@@ -25,7 +25,7 @@ impl TransactionLayer {
     }
 
     fn server_request_in(&mut self, req: Request, from: Remote, now: Instant) {
-        let Some(key) = ServerKey::of_request(&req, false) else {
+        let Some(key) = ServerKey::of_request(&req) else {
             // Triage guarantees the headers a key needs; without them no
             // response could reach the sender anyway.
             return;
@@ -60,9 +60,13 @@ impl TransactionLayer {
             self.out.push_back(Output::Ack { request: req, from });
             return;
         }
-        let cancels = if req.method() == &Method::CANCEL {
-            ServerKey::of_request(&req, true)
-                .and_then(|k| self.server_keys.get(&k).copied())
+        let is_cancel = req.method() == &Method::CANCEL;
+        let cancels = if is_cancel {
+            let mut invite_key = key.clone();
+            invite_key.set_method(Method::INVITE);
+            self.server_keys
+                .get(&invite_key)
+                .copied()
                 .filter(|id| self.servers.get(id).is_some_and(|s| s.invite))
                 .map(ServerTxId)
         } else {
@@ -70,9 +74,9 @@ impl TransactionLayer {
         };
         let invite = req.method() == &Method::INVITE;
         let reply_to = reply_destination(&req, &from);
-        if cancels.is_none()
-            && req.method() == &Method::CANCEL
-            && let Some(matched) = self.matches_non_invite(&req)
+        if is_cancel
+            && cancels.is_none()
+            && let Some(matched) = self.matches_non_invite(key.clone())
         {
             // §9.2: a CANCEL for a non-INVITE request matches it but has no
             // effect, and is answered 200 (so does a proxy, §16.10). It is
@@ -84,7 +88,7 @@ impl TransactionLayer {
                 .to()
                 .ok()
                 .and_then(|t| t.tag().map(str::to_owned))
-                .or_else(|| self.servers.get(&matched)?.to_tag_sent.clone())
+                .or_else(|| self.answered_tag(matched))
                 .or_else(|| overload_tag(&req))
                 .or_else(|| cancel_tag(&req));
             if let Ok(resp) = req.make_response(StatusCode::OK, None, tag.as_deref()) {
@@ -145,12 +149,20 @@ impl TransactionLayer {
         });
     }
 
-    /// The non-INVITE server transaction CANCEL `req` names, answered or
+    /// The To tag server transaction `id` answered its request with (read
+    /// from the last response it sent, when a CANCEL needs it).
+    fn answered_tag(&self, id: u64) -> Option<String> {
+        let last = self.servers.get(&id)?.last_response.clone()?;
+        to_tag(Message::parse(last).ok()?.headers())
+    }
+
+    /// The non-INVITE server transaction a CANCEL whose own key is `key`
+    /// names, answered or
     /// not (§9.2 answers 200 to any CANCEL that matches). A CANCEL does
     /// not say what it cancels, so the methods of RFC 3261 and its
     /// extensions are tried in turn (an extension method's transaction is
     /// not found: that CANCEL gets 481).
-    fn matches_non_invite(&self, req: &Request) -> Option<u64> {
+    fn matches_non_invite(&self, mut key: ServerKey) -> Option<u64> {
         const METHODS: [Method; 11] = [
             Method::OPTIONS,
             Method::BYE,
@@ -164,7 +176,6 @@ impl TransactionLayer {
             Method::PRACK,
             Method::REFER,
         ];
-        let mut key = ServerKey::of_request(req, false)?;
         METHODS.into_iter().find_map(|m| {
             key.set_method(m);
             self.server_keys
@@ -273,13 +284,10 @@ impl TransactionLayer {
             (false, ServerState::Trying | ServerState::NonInviteProceeding, 100..=199) => {
                 s.state = ServerState::NonInviteProceeding;
                 s.last_response = Some(data.clone());
-                // (For the 200 to a CANCEL of this request, §9.2.)
-                s.to_tag_sent = to_tag(resp.headers()).or(s.to_tag_sent.take());
             }
             (false, ServerState::Trying | ServerState::NonInviteProceeding, _) => {
                 s.state = ServerState::Completed;
                 s.last_response = Some(data.clone());
-                s.to_tag_sent = to_tag(resp.headers()).or(s.to_tag_sent.take());
                 let j = if reliable { Duration::ZERO } else { t1 * 64 };
                 self.transmit(to, data, Some(TxId::Server(tx)));
                 self.arm_or_end(raw, TimerKind::J, j, now);
