@@ -702,9 +702,7 @@ fn retransmissions_are_absorbed() {
 
 #[test]
 fn rfc2543_requests_match_without_magic_cookie() {
-    let mut layer = TransactionLayer::new(Config::default());
-    let now = Instant::now();
-    let from = Remote::new(Transport::Udp, addr(UAC));
+    let (mut layer, now, from) = uac_layer(Config::default());
     let inv = request("INVITE", "old-style-1", "192.0.2.1");
     layer.handle_message(Message::Request(inv.clone()), from, now);
     let Some(Output::Request { tx, .. }) = layer.poll_output() else {
@@ -781,9 +779,7 @@ fn a_response_with_another_sent_by_is_discarded() {
 
 #[test]
 fn an_abandoned_non_invite_absorbs_retransmissions_then_ends() {
-    let mut layer = TransactionLayer::new(Config::default());
-    let now = Instant::now();
-    let from = Remote::new(Transport::Udp, addr(UAC));
+    let (mut layer, now, from) = uac_layer(Config::default());
     let req = request("MESSAGE", "z9hG4bKabandon", "192.0.2.1");
     layer.handle_message(Message::Request(req.clone()), from, now);
     let Some(Output::Request { tx, .. }) = layer.poll_output() else {
@@ -869,9 +865,7 @@ fn resp_for(req: &Request, code: u16) -> Response {
 
 #[test]
 fn server_rejects_responses_out_of_order() {
-    let mut layer = TransactionLayer::new(Config::default());
-    let now = Instant::now();
-    let from = Remote::new(Transport::Udp, addr(UAC));
+    let (mut layer, now, from) = uac_layer(Config::default());
     let req = request("OPTIONS", "z9hG4bKs1", "192.0.2.1");
     layer.handle_message(Message::Request(req.clone()), from, now);
     let Some(Output::Request { tx, .. }) = layer.poll_output() else {
@@ -946,14 +940,17 @@ fn lossy_network_property_no_leaks() {
 
 /// A layer allowing `cap` server transactions, filled with `cap` OPTIONS
 /// transactions (branches `z9hG4bKcap1`...).
+/// A layer with `config`, the time now and the UAC as a UDP remote.
+fn uac_layer(config: Config) -> (TransactionLayer, Instant, Remote) {
+    let from = Remote::new(Transport::Udp, addr(UAC));
+    (TransactionLayer::new(config), Instant::now(), from)
+}
+
 fn full_layer(cap: usize) -> (TransactionLayer, Instant, Remote) {
-    let config = Config {
+    let (mut layer, now, from) = uac_layer(Config {
         max_server_transactions: cap,
         ..Config::default()
-    };
-    let mut layer = TransactionLayer::new(config);
-    let now = Instant::now();
-    let from = Remote::new(Transport::Udp, addr(UAC));
+    });
     for i in 1..=cap {
         let branch = format!("z9hG4bKcap{i}");
         layer.handle_message(
@@ -1096,9 +1093,7 @@ fn a_cancel_matching_a_non_invite_transaction_is_answered_200_by_the_layer() {
     // §9.2: the CANCEL matches (branch, sent-by; any method but INVITE) and
     // has no effect; it is answered 200, also when retransmitted, and never
     // reaches the TU, which still answers the MESSAGE.
-    let mut layer = TransactionLayer::new(Config::default());
-    let now = Instant::now();
-    let from = Remote::new(Transport::Udp, addr(UAC));
+    let (mut layer, now, from) = uac_layer(Config::default());
     let msg = request("MESSAGE", "z9hG4bKnic", "192.0.2.1");
     layer.handle_message(Message::Request(msg), from, now);
     let Some(Output::Request { tx, .. }) = layer.poll_output() else {
@@ -1135,9 +1130,7 @@ fn a_cancel_matching_a_non_invite_transaction_is_answered_200_by_the_layer() {
 fn an_rfc_2543_cancel_for_a_non_invite_request_gets_200_with_a_to_tag() {
     // No magic cookie: matched by Request-URI, From tag, Call-ID, CSeq
     // number and top Via; the 200 still needs a To tag (§8.2.6.2).
-    let mut layer = TransactionLayer::new(Config::default());
-    let now = Instant::now();
-    let from = Remote::new(Transport::Udp, addr(UAC));
+    let (mut layer, now, from) = uac_layer(Config::default());
     let opts = request("OPTIONS", "old7", "192.0.2.1");
     layer.handle_message(Message::Request(opts), from, now);
     assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
@@ -1163,9 +1156,7 @@ fn under_overload_a_cancel_for_an_invite_in_progress_still_works() {
         max_server_transactions: 1,
         ..Config::default()
     };
-    let mut layer = TransactionLayer::new(config);
-    let now = Instant::now();
-    let from = Remote::new(Transport::Udp, addr(UAC));
+    let (mut layer, now, from) = uac_layer(config);
     let inv = request("INVITE", "z9hG4bKovl", "192.0.2.1");
     layer.handle_message(Message::Request(inv), from, now);
     assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
