@@ -545,8 +545,8 @@ async fn place_once(
     let mut newer = None;
     let sends = placement.remote.iter().map(|(to, message)| async move {
         send_peer(node, to, message).await.map_err(|e| match e {
-            PeerRefusal::Superseded(ms) => PeerRefusal::Superseded(ms),
             PeerRefusal::Other(e) => PeerRefusal::Other(format!("{to}: {e}")),
+            superseded => superseded,
         })
     });
     for result in futures_util::future::join_all(sends).await {
