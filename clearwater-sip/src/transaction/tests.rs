@@ -1128,26 +1128,33 @@ fn a_cancel_matching_a_non_invite_transaction_is_answered_200_by_the_layer() {
 
 #[test]
 fn an_rfc_2543_cancel_for_a_non_invite_request_gets_200_with_a_to_tag() {
-    // No magic cookie: matched by Request-URI, From tag, Call-ID, CSeq
-    // number and top Via; the 200 still needs a To tag (§8.2.6.2).
-    let (mut layer, now, from) = uac_layer(Config::default());
-    let opts = request("OPTIONS", "old7", "192.0.2.1");
-    layer.handle_message(Message::Request(opts), from, now);
-    assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
-    let cancel = cancel_request("old7");
-    let mut tags = Vec::new();
-    for _ in 0..2 {
-        layer.handle_message(Message::Request(cancel.clone()), from, now);
-        let Some(Output::Transmit { data, .. }) = layer.poll_output() else {
-            panic!("no answer to the CANCEL")
-        };
-        let answer = Message::parse(data).unwrap();
-        assert_eq!(answer.as_response().unwrap().status(), StatusCode::OK);
-        tags.push(answer.to().unwrap().tag().map(str::to_owned));
-        assert!(layer.poll_output().is_none());
+    // No magic cookie (an old-style branch, or none at all): matched by
+    // Request-URI, From tag, Call-ID, CSeq number and top Via; the 200
+    // still needs a To tag (§8.2.6.2), the same for a retransmission.
+    for via in [None, Some("SIP/2.0/UDP 192.0.2.1:5060")] {
+        let (mut layer, now, from) = uac_layer(Config::default());
+        let mut opts = request("OPTIONS", "old7", "192.0.2.1");
+        let mut cancel = cancel_request("old7");
+        if let Some(v) = via {
+            opts.set_header(&crate::name::HeaderName::VIA, v).unwrap();
+            cancel.set_header(&crate::name::HeaderName::VIA, v).unwrap();
+        }
+        layer.handle_message(Message::Request(opts), from, now);
+        assert!(matches!(layer.poll_output(), Some(Output::Request { .. })));
+        let mut tags = Vec::new();
+        for _ in 0..2 {
+            layer.handle_message(Message::Request(cancel.clone()), from, now);
+            let Some(Output::Transmit { data, .. }) = layer.poll_output() else {
+                panic!("no answer to the CANCEL ({via:?})")
+            };
+            let answer = Message::parse(data).unwrap();
+            assert_eq!(answer.as_response().unwrap().status(), StatusCode::OK);
+            tags.push(answer.to().unwrap().tag().map(str::to_owned));
+            assert!(layer.poll_output().is_none());
+        }
+        assert!(tags[0].is_some(), "{via:?}");
+        assert_eq!(tags[0], tags[1], "a retransmitted CANCEL gets the same tag");
     }
-    assert!(tags[0].is_some());
-    assert_eq!(tags[0], tags[1], "a retransmitted CANCEL gets the same tag");
 }
 
 #[test]
