@@ -411,7 +411,7 @@ pub(crate) fn static_name(name: &HeaderName) -> &'static str {
 /// Parses one value (or list element) of typed header `H`: it must be
 /// UTF-8; errors name the header.
 fn parse_text<'h, H: TypedHeader<'h>>(value: &'h [u8]) -> Result<H, Error> {
-    let text = std::str::from_utf8(value).map_err(|_| not_utf8::<H>())?;
+    let text = simdutf8::basic::from_utf8(value).map_err(|_| not_utf8::<H>())?;
     H::parse(text).map_err(|e| e.in_header(static_name(&H::NAME)))
 }
 
@@ -465,14 +465,14 @@ impl<'a> Header<'a> {
 
     /// The raw value as UTF-8, if it is.
     pub fn value_str(&self) -> Option<&'a str> {
-        std::str::from_utf8(self.value).ok()
+        simdutf8::basic::from_utf8(self.value).ok()
     }
 
     /// Parses the value (the first element, for list headers) as `H`, ignoring
     /// the field's name.
     pub fn parse<H: TypedHeader<'a>>(&self) -> Result<H, Error> {
         // The whole value must be text, not only the element parsed.
-        std::str::from_utf8(self.value).map_err(|_| not_utf8::<H>())?;
+        simdutf8::basic::from_utf8(self.value).map_err(|_| not_utf8::<H>())?;
         if H::LIST {
             parse_text(CommaSplit::new(self.value).next().unwrap_or_default())
         } else {

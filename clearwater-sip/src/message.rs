@@ -413,7 +413,8 @@ impl Request {
     pub fn uri(&self) -> Uri<'_> {
         let text = self.parts.headers.text(self.parts.start_src, self.uri_span);
         // The span holds the URI text that was parsed (ASCII), so this is exact.
-        self.uri.refill(std::str::from_utf8(text).unwrap_or(""))
+        self.uri
+            .refill(simdutf8::basic::from_utf8(text).unwrap_or(""))
     }
 
     /// Replaces the Request-URI.

@@ -140,7 +140,7 @@ impl<'a> Uri<'a> {
     pub fn parse_bytes(text: &'a [u8]) -> Result<Uri<'a>, Error> {
         let layout = UriLayout::parse(text)?;
         // `UriLayout::parse` refused every non-ASCII byte.
-        let s = std::str::from_utf8(text).map_err(|_| Error::syntax("URI is not ASCII"))?;
+        let s = simdutf8::basic::from_utf8(text).map_err(|_| Error::syntax("URI is not ASCII"))?;
         Ok(layout.refill(s))
     }
 
