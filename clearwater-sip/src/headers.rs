@@ -326,37 +326,79 @@ impl Headers {
     pub(crate) fn pop_first_element(&mut self, name: &HeaderName) -> Option<Vec<u8>> {
         let i = self.first_index(name)?;
         let e = self.entries[i];
-        // The value is read from a handle of its own so the entry can be
-        // rewritten: a slice of the received buffer (no copy), or a copy of
-        // text an earlier edit wrote.
-        let value = match e.src {
-            Src::Buf => self.buf.slice_ref(self.text(Src::Buf, e.value)),
-            Src::Extra => Bytes::copy_from_slice(self.text(e.src, e.value)),
+        // The first element is copied out, and the rest located by offsets,
+        // while the value is borrowed; the entry is rewritten afterwards.
+        // (A `Bytes` handle on the value would turn the received buffer into
+        // a shared one: an allocation and atomic counts for every edit.)
+        let (first, rest) = {
+            let value = self.text(e.src, e.value);
+            let mut split = CommaSplit::new(value);
+            let first = split.next()?.to_vec();
+            // The rest: after the first top-level comma, without white space
+            // and the empty elements that follow it (they go with it).
+            let rest = split.rest_offset().and_then(|off| {
+                let lws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+                let mut end = value.len();
+                while end > off && lws(value[end - 1]) {
+                    end -= 1;
+                }
+                let mut start = off;
+                while start < end && (lws(value[start]) || value[start] == b',') {
+                    start += 1;
+                }
+                let base = e.value.start as usize;
+                (start < end).then(|| Span::new(base + start, base + end))
+            });
+            (first, rest)
         };
-        let mut split = CommaSplit::new(&value);
-        let first = split.next()?.to_vec();
-        // The rest: after the first top-level comma, without the empty
-        // elements that follow it (they go with it).
-        let rest = split.rest_offset().map(|off| {
-            let mut rest = scan::trim_lws(&value[off..]);
-            while let [b',', tail @ ..] = rest {
-                rest = scan::trim_lws(tail);
-            }
-            rest
-        });
         match rest {
             // Nothing left: the field goes (an empty `Via:` line is no
             // header field, §7.3.1).
-            None | Some([]) => self.remove_index(i),
+            None => self.remove_index(i),
+            // The same field, shorter: the name as the parser wrote it for a
+            // known header (its full form), the rest of the value copied
+            // within the stores. Its position and name are unchanged, so the
+            // index is too.
             Some(rest) => {
-                let name_written = HeaderName(match e.known {
-                    Some(k) => Repr::Known(k),
-                    None => Repr::Extension(Bytes::copy_from_slice(self.text(e.src, e.name))),
-                });
-                self.replace_raw(i, &name_written, rest);
+                let start = self.extra.len();
+                let need = (e.name.end - e.name.start) as usize + rest.range().len() + 4;
+                self.extra
+                    .reserve(if start == 0 { need.max(256) } else { need });
+                match e.known {
+                    Some(k) => self.extra.extend_from_slice(k.as_str().as_bytes()),
+                    None => self.append_from(e.src, e.name),
+                }
+                let name_end = self.extra.len();
+                self.extra.extend_from_slice(b": ");
+                let vstart = self.extra.len();
+                self.append_from(e.src, rest);
+                let vend = self.extra.len();
+                self.extra.extend_from_slice(b"\r\n");
+                self.entries[i] = Entry {
+                    known: e.known,
+                    src: Src::Extra,
+                    name: Span::new(start, name_end),
+                    value: Span::new(vstart, vend),
+                    line: Span::new(start, self.extra.len()),
+                };
             }
         }
         Some(first)
+    }
+
+    /// Appends the text at `span` of store `src` to the edit store.
+    fn append_from(&mut self, src: Src, span: Span) {
+        match src {
+            Src::Buf => {
+                let text = self.buf.get(span.range()).unwrap_or_default();
+                self.extra.extend_from_slice(text);
+            }
+            Src::Extra => {
+                if span.end as usize <= self.extra.len() && span.start <= span.end {
+                    self.extra.extend_from_within(span.range());
+                }
+            }
+        }
     }
 
     /// Writes every field line, reusing unchanged byte ranges.
