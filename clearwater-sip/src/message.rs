@@ -764,11 +764,38 @@ fn check_value(value: &str) -> Result<(), Error> {
 
 // ----- parsing -----
 
+/// Parses `buf`; on failure the error comes back with the buffer (which
+/// [`triage`](crate::triage) needs to answer), without a second handle on
+/// it (cloning a `Bytes` made from a `Vec` allocates).
+pub(crate) fn parse_keeping(buf: Bytes, limits: &Limits) -> Result<Message, (Error, Bytes)> {
+    match parse_layout(&buf, limits) {
+        Ok(layout) => Ok(layout.into_message(buf)),
+        Err(e) => Err((e, buf)),
+    }
+}
+
 fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
+    parse_keeping(buf, limits).map_err(|(e, _)| e)
+}
+
+/// Where the parts of a message are, before the buffer is moved in.
+struct Layout {
+    start_line: StartLine,
+    headers: Headers,
+    /// Offset of the start line (leading CRLFs skipped) and of its LF.
+    start: usize,
+    nl: usize,
+    body_start: usize,
+    /// End of the message (of its body) in the buffer.
+    end: usize,
+}
+
+#[inline(always)]
+fn parse_layout(buf: &Bytes, limits: &Limits) -> Result<Layout, Error> {
     if buf.len() > limits.max_message_size {
         return Err(Error::Limit("message size"));
     }
-    let b: &[u8] = &buf;
+    let b: &[u8] = buf;
     // Line breaks before the start line are ignored (§7.5), in any mix.
     let mut start = 0;
     while matches!(b.get(start), Some(b'\r' | b'\n')) {
@@ -915,38 +942,59 @@ fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
             .ok_or(Error::Truncated)?,
         None => b.len(),
     };
-    let buf = if end == buf.len() {
-        buf
-    } else {
-        buf.slice(..end)
-    };
-    let body = Body::Received(Span::new(body_start, end));
-    headers.buf = buf;
-    let parts = Parts {
-        start: Span::new(start, nl + 1),
-        start_src: Src::Buf,
+    Ok(Layout {
+        start_line,
         headers,
-        body,
-        head_start: start as u32,
-        edited: false,
-    };
-    Ok(match start_line {
-        StartLine::Request {
-            method,
-            uri,
-            uri_span,
-        } => Message::Request(Request {
-            method,
-            uri,
-            uri_span,
-            parts,
-        }),
-        StartLine::Response { status, reason } => Message::Response(Response {
-            status,
-            reason,
-            parts,
-        }),
+        start,
+        nl,
+        body_start,
+        end,
     })
+}
+
+impl Layout {
+    #[inline(always)]
+    fn into_message(self, buf: Bytes) -> Message {
+        let Layout {
+            start_line,
+            mut headers,
+            start,
+            nl,
+            body_start,
+            end,
+        } = self;
+        let buf = if end == buf.len() {
+            buf
+        } else {
+            buf.slice(..end)
+        };
+        headers.buf = buf;
+        let parts = Parts {
+            start: Span::new(start, nl + 1),
+            start_src: Src::Buf,
+            headers,
+            body: Body::Received(Span::new(body_start, end)),
+            head_start: start as u32,
+            edited: false,
+        };
+        match start_line {
+            StartLine::Request {
+                method,
+                uri,
+                uri_span,
+            } => Message::Request(Request {
+                method,
+                uri,
+                uri_span,
+                parts,
+            }),
+            StartLine::Response { status, reason } => Message::Response(Response {
+                status,
+                reason,
+                parts,
+            }),
+        }
+    }
 }
 
 enum StartLine {

@@ -100,6 +100,7 @@ pub struct Rejection {
     reason: Cow<'static, str>,
     error: Error,
     request: Option<Request>,
+    /// The received bytes when `request` is `None` (empty otherwise).
     raw: Bytes,
 }
 
@@ -153,8 +154,7 @@ pub fn triage(buf: Bytes, config: &TriageConfig) -> Triage {
     {
         return Triage::Drop("keep-alive or empty datagram".into());
     }
-    let raw = buf.clone();
-    match Message::parse_with(buf, &config.limits) {
+    match crate::message::parse_keeping(buf, &config.limits) {
         Ok(Message::Response(resp)) => match check_response(&resp, config) {
             Ok(()) => Triage::Accept(Message::Response(resp)),
             Err(e) => Triage::Drop(format!("malformed response: {e}").into()),
@@ -175,11 +175,13 @@ pub fn triage(buf: Bytes, config: &TriageConfig) -> Triage {
                     reason,
                     error,
                     request: Some(req),
-                    raw,
+                    // Only a request that could not be parsed is answered
+                    // from its raw lines.
+                    raw: Bytes::new(),
                 })
             }
         },
-        Err(error) => {
+        Err((error, raw)) => {
             let first = first_line(&raw);
             if first.len() >= 4 && first[..4].eq_ignore_ascii_case(b"SIP/") {
                 return Triage::Drop(format!("malformed response: {error}").into());
