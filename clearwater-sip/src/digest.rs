@@ -840,8 +840,8 @@ impl TryFrom<&Challenge<'_>> for DigestChallenge {
 /// written, `userhash` only when true.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DigestCredentials {
-    /// The user (`username`); with `userhash`, `H(username ":" realm)`. For
-    /// IMS, the private identity (IMPI).
+    /// The user (`username`, or `username*` decoded); with `userhash`,
+    /// `H(username ":" realm)`. For IMS, the private identity (IMPI).
     pub username: String,
     /// The realm of the challenge answered.
     pub realm: String,
@@ -876,7 +876,7 @@ pub struct DigestCredentials {
     pub other_params: Vec<(String, String)>,
 }
 
-const CR_NAMES: [&str; 12] = [
+const CR_NAMES: [&str; 13] = [
     "username",
     "realm",
     "nonce",
@@ -889,6 +889,7 @@ const CR_NAMES: [&str; 12] = [
     "nc",
     "userhash",
     "auts",
+    "username*",
 ];
 const CR_USERNAME: usize = 0;
 const CR_REALM: usize = 1;
@@ -902,6 +903,44 @@ const CR_QOP: usize = 8;
 const CR_NC: usize = 9;
 const CR_USERHASH: usize = 10;
 const CR_AUTS: usize = 11;
+const CR_USERNAME_EXT: usize = 12;
+
+/// Decodes an RFC 8187 `ext-value` (`charset "'" [ language ] "'"
+/// value-chars`), the form of `username*` (RFC 7616 §3.4.4). Only the UTF-8
+/// charset is read (RFC 8187 §3.2.1: the one recipients must support); the
+/// language tag is ignored.
+fn decode_ext_value(v: &str) -> Result<String, Error> {
+    const BAD: Error = Error::Digest("username* is not an RFC 8187 ext-value");
+    let mut parts = v.splitn(3, '\'');
+    let (Some(charset), Some(_language), Some(value)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(BAD);
+    };
+    if !charset.eq_ignore_ascii_case("UTF-8") {
+        return Err(Error::Digest("username* charset is not UTF-8"));
+    }
+    let b = value.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        // attr-char, or a %-escape.
+        if c.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&c) {
+            out.push(c);
+            i += 1;
+        } else if c == b'%' {
+            let hex = b.get(i + 1..i + 3).ok_or(BAD)?;
+            let hex = std::str::from_utf8(hex).map_err(|_| BAD)?;
+            if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                return Err(BAD);
+            }
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| BAD)?);
+            i += 3;
+        } else {
+            return Err(BAD);
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::Digest("username* is not UTF-8"))
+}
 
 /// Parses `nc`: exactly 8 lowercase hex digits (`8LHEX`, RFC 7616 §3.4).
 ///
@@ -919,12 +958,19 @@ fn parse_nc(s: &str) -> Result<u32, Error> {
 
 impl DigestCredentials {
     /// Reads credentials. Fails with [`Error::Digest`] when the scheme is not
-    /// Digest; `username`, `realm`, `nonce`, `uri` or `response` is missing
-    /// (present but empty is accepted); `qop` is not `auth` / `auth-int` in
+    /// Digest; `username` (or `username*`, see below), `realm`, `nonce`,
+    /// `uri` or `response` is missing (present but empty is accepted); `qop` is not `auth` / `auth-int` in
     /// lower case (the response is computed over `qop` as written, and
     /// recomputed here from the lower-case token, as with `nc`); `qop` comes
     /// without `cnonce` or `nc`; `nc` is not 8 lowercase hex digits; a
     /// `-sess` algorithm comes without `qop`; or a parameter appears twice.
+    ///
+    /// `username*` (RFC 7616 §3.4.4, an RFC 8187 `ext-value` such as
+    /// `UTF-8''J%C3%A4s%C3%B8n%20Doe`) is decoded into
+    /// [`username`](Self::username); it is refused together with `username`,
+    /// with `userhash=true`, in a charset other than UTF-8, or when its
+    /// escapes do not decode to UTF-8. Written back, the name is a quoted
+    /// `username` (SIP quoted strings carry UTF-8).
     pub fn from_credentials(credentials: &Credentials<'_>) -> Result<DigestCredentials, Error> {
         if !credentials.is_scheme("Digest") {
             return Err(Error::Digest("not Digest credentials"));
@@ -953,8 +999,17 @@ impl DigestCredentials {
             // HA1 of a -sess algorithm needs the cnonce that only comes with qop.
             return Err(Error::Digest("-sess algorithm without qop"));
         }
+        // RFC 7616 §3.4.4: a username that a quoted-string cannot carry comes
+        // as `username*`, never together with `username`, and not hashed.
+        let username = match (p.string(CR_USERNAME), p.get(CR_USERNAME_EXT)) {
+            (Some(u), None) => u,
+            (None, Some(ext)) if !p.flag(CR_USERHASH) => decode_ext_value(ext.trim())?,
+            (None, Some(_)) => return Err(Error::Digest("username* with userhash")),
+            (Some(_), Some(_)) => return Err(Error::Digest("both username and username*")),
+            (None, None) => return Err(Error::Digest("credentials without username")),
+        };
         Ok(DigestCredentials {
-            username: p.required(CR_USERNAME, "credentials without username")?,
+            username,
             realm: p.required(CR_REALM, "credentials without realm")?,
             nonce: p.required(CR_NONCE, "credentials without nonce")?,
             uri: p.required(CR_URI, "credentials without uri")?,
@@ -1447,6 +1502,86 @@ mod tests {
         assert!(parsed.verify_with_ha1("GET", &h, b""));
         // verify() would hash the hashed name: documented as not the way.
         assert!(!parsed.verify("GET", b"Secret, or not?", b""));
+    }
+
+    #[test]
+    fn rfc7616_username_star_is_decoded_and_verifies() {
+        // RFC 7616 §3.4.4: without userhash, a name a quoted-string cannot
+        // carry (in HTTP) comes as an RFC 8187 ext-value in `username*`.
+        let www = "Digest realm=\"api@example.org\", qop=\"auth\", algorithm=SHA-512-256, \
+                   nonce=\"5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK\", \
+                   opaque=\"HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS\"";
+        let ch: DigestChallenge = www.parse().unwrap();
+        let user = "J\u{e4}s\u{f8}n Doe";
+        let creds = DigestCredentials::compute(
+            &ch,
+            "GET",
+            "/doe.json",
+            user,
+            b"Secret, or not?",
+            "NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v",
+            1,
+            b"",
+        )
+        .unwrap();
+        let quoted = format!("username=\"{user}\"");
+        let text = creds.to_string();
+        assert!(text.contains(&quoted));
+        let star = text.replace(&quoted, "username*=UTF-8''J%C3%A4s%C3%B8n%20Doe");
+        let parsed: DigestCredentials = star.parse().unwrap();
+        assert_eq!(parsed.username, user);
+        assert!(parsed.verify("GET", b"Secret, or not?", b""));
+        assert!(!parsed.verify("GET", b"Secret, or what?", b""));
+        // A language tag is allowed and ignored; the charset name is
+        // case-insensitive.
+        let tagged = text.replace(&quoted, "username*=utf-8'de'J%c3%a4s%c3%b8n%20Doe");
+        let parsed: DigestCredentials = tagged.parse().unwrap();
+        assert_eq!(parsed.username, user);
+
+        for (bad, why) in [
+            (
+                format!("{quoted}, username*=UTF-8''x"),
+                "both username and username*",
+            ),
+            (
+                "username*=ISO-8859-1''J%E4s%F8n".to_owned(),
+                "username* charset is not UTF-8",
+            ),
+            (
+                "username*=UTF-8''J%C3%A".to_owned(),
+                "username* is not an RFC 8187 ext-value",
+            ),
+            (
+                "username*=UTF-8''J%G3".to_owned(),
+                "username* is not an RFC 8187 ext-value",
+            ),
+            (
+                "username*=UTF-8J".to_owned(),
+                "username* is not an RFC 8187 ext-value",
+            ),
+            (
+                "username*=UTF-8''a*b".to_owned(),
+                "username* is not an RFC 8187 ext-value",
+            ),
+            (
+                "username*=UTF-8''%C3%28".to_owned(),
+                "username* is not UTF-8",
+            ),
+        ] {
+            let text = text.replace(&quoted, &bad);
+            match text.parse::<DigestCredentials>() {
+                Err(Error::Digest(d)) => assert_eq!(d, why, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let hashed = format!(
+            "{}, userhash=true",
+            text.replace(&quoted, "username*=UTF-8''x")
+        );
+        assert!(matches!(
+            hashed.parse::<DigestCredentials>(),
+            Err(Error::Digest("username* with userhash"))
+        ));
     }
 
     /// The AKA pair of tests/corpus/realistic (02: 401 with the challenge,
