@@ -767,31 +767,20 @@ fn check_value(value: &str) -> Result<(), Error> {
 /// Parses `buf`; on failure the error comes back with the buffer (which
 /// [`triage`](crate::triage) needs to answer), without a second handle on
 /// it (cloning a `Bytes` made from a `Vec` allocates).
-pub(crate) fn parse_keeping(buf: Bytes, limits: &Limits) -> Result<Message, (Error, Bytes)> {
-    match parse_layout(&buf, limits) {
-        Ok(layout) => Ok(layout.into_message(buf)),
+pub(crate) fn parse_keeping(mut buf: Bytes, limits: &Limits) -> Result<Message, (Error, Bytes)> {
+    match parse_in(&mut buf, limits) {
+        Ok(m) => Ok(m),
         Err(e) => Err((e, buf)),
     }
 }
 
-fn parse(buf: Bytes, limits: &Limits) -> Result<Message, Error> {
-    parse_keeping(buf, limits).map_err(|(e, _)| e)
+fn parse(mut buf: Bytes, limits: &Limits) -> Result<Message, Error> {
+    parse_in(&mut buf, limits)
 }
 
-/// Where the parts of a message are, before the buffer is moved in.
-struct Layout {
-    start_line: StartLine,
-    headers: Headers,
-    /// Offset of the start line (leading CRLFs skipped) and of its LF.
-    start: usize,
-    nl: usize,
-    body_start: usize,
-    /// End of the message (of its body) in the buffer.
-    end: usize,
-}
-
+/// Parses the message in `buf`, taking the buffer only when it succeeds.
 #[inline(always)]
-fn parse_layout(buf: &Bytes, limits: &Limits) -> Result<Layout, Error> {
+fn parse_in(buf: &mut Bytes, limits: &Limits) -> Result<Message, Error> {
     if buf.len() > limits.max_message_size {
         return Err(Error::Limit("message size"));
     }
@@ -942,59 +931,38 @@ fn parse_layout(buf: &Bytes, limits: &Limits) -> Result<Layout, Error> {
             .ok_or(Error::Truncated)?,
         None => b.len(),
     };
-    Ok(Layout {
-        start_line,
+    let buf = std::mem::take(buf);
+    let buf = if end == buf.len() {
+        buf
+    } else {
+        buf.slice(..end)
+    };
+    headers.buf = buf;
+    let parts = Parts {
+        start: Span::new(start, nl + 1),
+        start_src: Src::Buf,
         headers,
-        start,
-        nl,
-        body_start,
-        end,
+        body: Body::Received(Span::new(body_start, end)),
+        head_start: start as u32,
+        edited: false,
+    };
+    Ok(match start_line {
+        StartLine::Request {
+            method,
+            uri,
+            uri_span,
+        } => Message::Request(Request {
+            method,
+            uri,
+            uri_span,
+            parts,
+        }),
+        StartLine::Response { status, reason } => Message::Response(Response {
+            status,
+            reason,
+            parts,
+        }),
     })
-}
-
-impl Layout {
-    #[inline(always)]
-    fn into_message(self, buf: Bytes) -> Message {
-        let Layout {
-            start_line,
-            mut headers,
-            start,
-            nl,
-            body_start,
-            end,
-        } = self;
-        let buf = if end == buf.len() {
-            buf
-        } else {
-            buf.slice(..end)
-        };
-        headers.buf = buf;
-        let parts = Parts {
-            start: Span::new(start, nl + 1),
-            start_src: Src::Buf,
-            headers,
-            body: Body::Received(Span::new(body_start, end)),
-            head_start: start as u32,
-            edited: false,
-        };
-        match start_line {
-            StartLine::Request {
-                method,
-                uri,
-                uri_span,
-            } => Message::Request(Request {
-                method,
-                uri,
-                uri_span,
-                parts,
-            }),
-            StartLine::Response { status, reason } => Message::Response(Response {
-                status,
-                reason,
-                parts,
-            }),
-        }
-    }
 }
 
 enum StartLine {
