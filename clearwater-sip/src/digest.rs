@@ -939,7 +939,13 @@ fn decode_ext_value(v: &str) -> Result<String, Error> {
             return Err(BAD);
         }
     }
-    String::from_utf8(out).map_err(|_| Error::Digest("username* is not UTF-8"))
+    let name = String::from_utf8(out).map_err(|_| Error::Digest("username* is not UTF-8"))?;
+    // No user name has control characters, and CR/LF could not be written
+    // back in a quoted string.
+    if name.chars().any(|c| c.is_control()) {
+        return Err(Error::Digest("username* decodes to control characters"));
+    }
+    Ok(name)
 }
 
 /// Parses `nc`: exactly 8 lowercase hex digits (`8LHEX`, RFC 7616 §3.4).
@@ -969,8 +975,9 @@ impl DigestCredentials {
     /// `UTF-8''J%C3%A4s%C3%B8n%20Doe`) is decoded into
     /// [`username`](Self::username); it is refused together with `username`,
     /// with `userhash=true`, in a charset other than UTF-8, or when its
-    /// escapes do not decode to UTF-8. Written back, the name is a quoted
-    /// `username` (SIP quoted strings carry UTF-8).
+    /// escapes do not decode to UTF-8 without control characters. Written
+    /// back, the name is a quoted `username` (SIP quoted strings carry
+    /// UTF-8).
     pub fn from_credentials(credentials: &Credentials<'_>) -> Result<DigestCredentials, Error> {
         if !credentials.is_scheme("Digest") {
             return Err(Error::Digest("not Digest credentials"));
@@ -1566,6 +1573,18 @@ mod tests {
             (
                 "username*=UTF-8''%C3%28".to_owned(),
                 "username* is not UTF-8",
+            ),
+            (
+                "username*=UTF-8''a%0D%0Ab".to_owned(),
+                "username* decodes to control characters",
+            ),
+            (
+                "username*=UTF-8''%00".to_owned(),
+                "username* decodes to control characters",
+            ),
+            (
+                "username*=UTF-8''%C2%85".to_owned(),
+                "username* decodes to control characters",
             ),
         ] {
             let text = text.replace(&quoted, &bad);
