@@ -355,10 +355,10 @@ impl Headers {
             // Nothing left: the field goes (an empty `Via:` line is no
             // header field, §7.3.1).
             None => self.remove_index(i),
-            // The same field, shorter: the name as the parser wrote it for a
-            // known header (its full form), the rest of the value copied
-            // within the stores. Its position and name are unchanged, so the
-            // index is too.
+            // The same field, shorter: a known header under its full name
+            // (as `replace_raw` would write it), an extension header under
+            // the name as received, and the rest of the value copied within
+            // the stores. Position and name are unchanged, so is the index.
             Some(rest) => {
                 let start = self.extra.len();
                 let need = (e.name.end - e.name.start) as usize + rest.range().len() + 4;
