@@ -57,6 +57,7 @@
 mod error;
 mod framing;
 mod headers;
+mod id_hash;
 mod limits;
 mod message;
 mod method;

@@ -51,7 +51,7 @@
 //! not.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,7 @@ use md5::{Digest, Md5};
 
 use crate::error::Error;
 use crate::header::{MAGIC_COOKIE, ProxyRequire, Route, TypedHeader, Via};
+use crate::id_hash::IdMap;
 use crate::message::{Message, Request, Response};
 use crate::method::Method;
 use crate::name::HeaderName;
@@ -284,9 +285,9 @@ struct Ctx {
 pub struct Proxy {
     config: ProxyConfig,
     txl: TransactionLayer,
-    contexts: HashMap<u64, Ctx>,
-    by_server: HashMap<ServerTxId, u64>,
-    by_client: HashMap<ClientTxId, (u64, usize)>,
+    contexts: IdMap<u64, Ctx>,
+    by_server: IdMap<ServerTxId, u64>,
+    by_client: IdMap<ClientTxId, (u64, usize)>,
     timer_c: BinaryHeap<Reverse<(Instant, u64, u64, usize)>>,
     next_ctx: u64,
     next_branch: u64,
@@ -311,9 +312,9 @@ impl Proxy {
         Proxy {
             txl: TransactionLayer::new(config.transaction.clone()),
             config,
-            contexts: HashMap::new(),
-            by_server: HashMap::new(),
-            by_client: HashMap::new(),
+            contexts: IdMap::default(),
+            by_server: IdMap::default(),
+            by_client: IdMap::default(),
             timer_c: BinaryHeap::new(),
             next_ctx: 1,
             next_branch: 1,

@@ -54,6 +54,8 @@ mod key;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+
+use crate::id_hash::IdMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -351,9 +353,9 @@ pub struct TransactionLayer {
     config: Config,
     next_id: u64,
     next_token: u64,
-    clients: HashMap<u64, ClientTx>,
+    clients: IdMap<u64, ClientTx>,
     client_keys: HashMap<ClientKey, u64>,
-    servers: HashMap<u64, ServerTx>,
+    servers: IdMap<u64, ServerTx>,
     server_keys: HashMap<ServerKey, u64>,
     timers: BinaryHeap<Reverse<TimerEntry>>,
     out: VecDeque<Output>,
@@ -409,9 +411,9 @@ impl TransactionLayer {
             config,
             next_id: 1,
             next_token: 1,
-            clients: HashMap::new(),
+            clients: IdMap::default(),
             client_keys: HashMap::new(),
-            servers: HashMap::new(),
+            servers: IdMap::default(),
             server_keys: HashMap::new(),
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
