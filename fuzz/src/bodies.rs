@@ -549,6 +549,11 @@ pub fn proxy(data: &[u8]) {
         stateless: Vec<Request>,
         /// Max-Forwards of each upstream request, by its branch.
         max_forwards: std::collections::HashMap<String, Option<u8>>,
+        /// Each client transaction's request: transport, Call-ID, CSeq.
+        client_requests: std::collections::HashMap<TxId, (Transport, String, u32)>,
+        /// Requests (Call-ID, CSeq) whose TCP connection failed: only they may
+        /// go again over UDP whatever their size (§18.1.1).
+        tcp_failed: HashSet<(String, u32)>,
     }
     let mut st = State::default();
 
@@ -567,8 +572,17 @@ pub fn proxy(data: &[u8]) {
                     if let Some(t @ TxId::Client(_)) = tx {
                         st.clients.push(t);
                     }
+                    let key = |r: &Request| {
+                        let call_id = r.call_id().map(|c| c.as_str().to_owned());
+                        let seq = r.cseq().map(|c| c.seq);
+                        (call_id.unwrap_or_default(), seq.unwrap_or_default())
+                    };
                     match msg {
                         Message::Request(r) => {
+                            if let Some(t @ TxId::Client(_)) = tx {
+                                let (call_id, seq) = key(&r);
+                                st.client_requests.insert(t, (to.transport, call_id, seq));
+                            }
                             // (Over TCP when too large for UDP.)
                             assert!(
                                 down.iter().any(|d| d.addr == to.addr),
@@ -581,7 +595,10 @@ pub fn proxy(data: &[u8]) {
                                 && to.transport == Transport::Udp
                                 && r.method() != &Method::ACK
                             {
-                                assert!(len <= limit, "{len} octets over UDP");
+                                assert!(
+                                    len <= limit || st.tcp_failed.contains(&key(&r)),
+                                    "{len} octets over UDP"
+                                );
                             }
                             // One less than received; 70 added when absent
                             // (§16.6 step 3). The request's own Via is next.
@@ -854,6 +871,9 @@ pub fn proxy(data: &[u8]) {
             }
             _ => {
                 if let Some(&tx) = st.clients.get(usize::from(a) % st.clients.len().max(1)) {
+                    if let Some((Transport::Tcp, call_id, seq)) = st.client_requests.get(&tx) {
+                        st.tcp_failed.insert((call_id.clone(), *seq));
+                    }
                     p.transport_error(tx, now);
                 }
             }

@@ -114,7 +114,9 @@ pub struct ProxyConfig {
     /// address. The RFC's figure without a known path MTU is 1300. `None`
     /// (the default) keeps UDP whatever the size, as Kamailio does by
     /// default: many UDP peers (sipp, small user agents) listen on no TCP
-    /// port, and a failed TCP connection fails the branch.
+    /// port. When the TCP connection fails (refused, reset) before any
+    /// response, the request goes again over UDP, once, with a new branch
+    /// (§18.1.1 SHOULD); only a failure of that sends the branch's 503.
     pub udp_size_limit: Option<usize>,
 }
 
@@ -255,6 +257,9 @@ pub enum ProxyOutput {
 struct Branch {
     client: Option<ClientTxId>,
     next_hop: Remote,
+    /// The target of a branch sent over TCP because of its size (§18.1.1),
+    /// kept to send it again over UDP if the connection cannot be made.
+    udp_fallback: Option<Box<Target>>,
     provisional: bool,
     done: bool,
     /// Timer C's token in the heap, and its deadline (a reset moves the
@@ -557,6 +562,9 @@ impl Proxy {
                     }
                 }
                 Output::TransportFailed { tx } => {
+                    if self.retry_over_udp(tx, now) {
+                        continue;
+                    }
                     if let Some((ctx, b)) = self.target_failed(tx) {
                         // §16.9: as if a 503 had come (§16.7 turns a lone
                         // 503 into a 500 upstream).
@@ -860,6 +868,7 @@ impl Proxy {
         self.next_branch += 1;
         let mut next_hop = target.next_hop;
         let mut built = self.build_forward(c, &target, next_hop.transport, branch_id);
+        let mut udp_fallback = None;
         // §18.1.1: too large for UDP without a known path MTU. (Not for a
         // next hop reached through a flow, RFC 5626: that flow is the way.)
         if let (Some(limit), Ok(req)) = (self.config.udp_size_limit, &built)
@@ -874,6 +883,7 @@ impl Proxy {
         {
             next_hop.transport = Transport::Tcp;
             built = self.build_forward(c, &target, Transport::Tcp, branch_id);
+            udp_fallback = Some(Box::new(target.clone()));
         }
         let invite = c.invite;
         let Some(c) = self.contexts.get_mut(&ctx) else {
@@ -884,6 +894,7 @@ impl Proxy {
             // Health is reported for the target as the application gave it
             // (its resolver keys its blacklist so), even when switched.
             next_hop: target.next_hop,
+            udp_fallback,
             provisional: false,
             done: false,
             timer_c: None,
@@ -982,6 +993,51 @@ impl Proxy {
             .get(&ctx)
             .and_then(|c| c.branches.get(b))
             .map(|br| br.next_hop)
+    }
+
+    /// RFC 3261 §18.1.1: a request sent over TCP only because it was too
+    /// large for UDP is sent again over UDP, once, when the connection
+    /// fails (refused or reset) before any response; the target is not
+    /// reported failed. Returns whether the branch went out again.
+    fn retry_over_udp(&mut self, tx: ClientTxId, now: Instant) -> bool {
+        let Some(&(ctx, b)) = self.by_client.get(&tx) else {
+            return false;
+        };
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return false;
+        };
+        if c.final_sent || c.cancelled {
+            return false;
+        }
+        let Some(target) = c
+            .branches
+            .get_mut(b)
+            .filter(|br| !br.done && !br.provisional)
+            .and_then(|br| br.udp_fallback.take())
+        else {
+            return false;
+        };
+        let branch_id = self.next_branch;
+        self.next_branch += 1;
+        let Some(c) = self.contexts.get(&ctx) else {
+            return false;
+        };
+        let sent = self
+            .build_forward(c, &target, Transport::Udp, branch_id)
+            .and_then(|req| self.txl.send_request(req, target.next_hop, now));
+        let Ok(client) = sent else {
+            return false;
+        };
+        self.by_client.remove(&tx);
+        self.by_client.insert(client, (ctx, b));
+        if let Some(br) = self
+            .contexts
+            .get_mut(&ctx)
+            .and_then(|c| c.branches.get_mut(b))
+        {
+            br.client = Some(client);
+        }
+        true
     }
 
     /// The branch of client transaction `tx` got no answer: reports its next

@@ -1102,8 +1102,9 @@ fn a_request_over_the_udp_size_limit_goes_over_tcp() {
 fn the_udp_size_switch_sends_over_tcp_only_when_it_can() {
     // Driven directly, to see where the proxy sends: a large INVITE for a
     // UDP next hop goes to a TCP remote; not when the proxy has no TCP
-    // address, nor when the next hop is a flow (RFC 5626), and failures are
-    // reported for the target as given.
+    // address, nor when the next hop is a flow (RFC 5626). A failed TCP
+    // connection sends it again over UDP, once; failures are reported for
+    // the target as given.
     let uas: SocketAddr = "192.0.2.50:5060".parse().unwrap();
     let cases = [
         (true, None, Transport::Tcp),
@@ -1145,18 +1146,48 @@ fn the_udp_size_switch_sends_over_tcp_only_when_it_can() {
             .collect();
         assert_eq!(sent.len(), 1, "{tcp_local} {flow:?}");
         assert_eq!(sent[0].transport, want, "{tcp_local} {flow:?}");
+        let first_branch = p.by_client.keys().copied().next().unwrap();
+        p.transport_error(TxId::Client(first_branch), now);
+        let mut out: Vec<ProxyOutput> = std::iter::from_fn(|| p.poll_output()).collect();
+        if want == Transport::Tcp {
+            // The connection failed before any response: the request goes
+            // again over UDP, once, with a new branch (§18.1.1), and the
+            // target is not reported failed.
+            let again: Vec<(Remote, Bytes)> = out
+                .drain(..)
+                .filter_map(|o| match o {
+                    ProxyOutput::Transmit { to, data, .. } => Some((to, data)),
+                    ProxyOutput::TargetFailed { .. } => panic!("reported failed"),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(again.len(), 1);
+            assert_eq!(again[0].0, Remote::new(Transport::Udp, uas));
+            let Message::Request(r) = Message::parse(again[0].1.clone()).unwrap() else {
+                panic!("a request")
+            };
+            assert_eq!(r.method(), &Method::INVITE);
+            let via = r.via().unwrap();
+            assert_eq!(via.transport(), "UDP");
+            let rr = r.record_routes().next().unwrap().unwrap().to_string();
+            assert!(!rr.contains("transport=tcp"), "{rr}");
+            let second_branch = p.by_client.keys().copied().next().unwrap();
+            assert_ne!(second_branch, first_branch);
+            assert_eq!(p.by_client.len(), 1);
+            // That one failing too fails the branch.
+            p.transport_error(TxId::Client(second_branch), now);
+            out = std::iter::from_fn(|| p.poll_output()).collect();
+        }
         // The branch fails: reported against the target as given.
-        p.transport_error(
-            TxId::Client(p.by_client.keys().copied().next().unwrap()),
-            now,
-        );
-        let failed: Vec<Remote> = std::iter::from_fn(|| p.poll_output())
+        let failed: Vec<Remote> = out
+            .into_iter()
             .filter_map(|o| match o {
                 ProxyOutput::TargetFailed { to } => Some(to),
                 _ => None,
             })
             .collect();
         assert_eq!(failed, [target], "{tcp_local} {flow:?}");
+        assert!(p.by_client.is_empty());
     }
 }
 
