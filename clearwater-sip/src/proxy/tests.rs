@@ -1192,6 +1192,63 @@ fn the_udp_size_switch_sends_over_tcp_only_when_it_can() {
 }
 
 #[test]
+fn a_size_switched_branch_is_not_sent_again_over_udp_after_a_response() {
+    // §18.1.1's retry over UDP is for a connection that could not be made:
+    // once the next hop answered over TCP (here a 180), a failure of that
+    // connection fails the branch like any other.
+    let uas: SocketAddr = "192.0.2.50:5060".parse().unwrap();
+    let mut config = ProxyConfig::new(vec![
+        LocalAddr::new(Transport::Udp, "192.0.2.2", 5060),
+        LocalAddr::new(Transport::Tcp, "192.0.2.2", 5060),
+    ]);
+    config.udp_size_limit = Some(1300);
+    let mut p = Proxy::new(config);
+    let now = Instant::now();
+    let mut big = request("INVITE", "z9hG4bKanswered");
+    big.set_body(Bytes::from(vec![b'a'; 2000]), Some("text/plain"))
+        .unwrap();
+    p.handle_message(Message::Request(big), to(UAC), now);
+    let ctx = std::iter::from_fn(|| p.poll_output())
+        .find_map(|o| match o {
+            ProxyOutput::Route { ctx, .. } => Some(ctx),
+            _ => None,
+        })
+        .unwrap();
+    let target = Remote::new(Transport::Udp, uas);
+    p.forward(ctx, vec![Target::new(target)], now).unwrap();
+    let forwarded = std::iter::from_fn(|| p.poll_output())
+        .find_map(|o| match o {
+            ProxyOutput::Transmit { to, data, .. } if to.addr == uas => Some(data),
+            _ => None,
+        })
+        .unwrap();
+    let Message::Request(fwd) = Message::parse(forwarded).unwrap() else {
+        panic!("a request")
+    };
+    let ringing = fwd
+        .make_response(StatusCode::RINGING, None, Some("u"))
+        .unwrap();
+    p.handle_message(
+        Message::Response(ringing),
+        Remote::new(Transport::Tcp, uas),
+        now,
+    );
+    while p.poll_output().is_some() {}
+    let client = p.by_client.keys().copied().next().unwrap();
+    p.transport_error(TxId::Client(client), now);
+    let out: Vec<ProxyOutput> = std::iter::from_fn(|| p.poll_output()).collect();
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, ProxyOutput::Transmit { to, .. } if to.addr == uas)),
+        "sent again"
+    );
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, ProxyOutput::TargetFailed { to } if *to == target))
+    );
+}
+
+#[test]
 fn a_request_without_max_forwards_is_forwarded_with_70() {
     // §16.6 step 3: the proxy adds the header, and its value SHOULD be 70
     // (not 70 decremented).
