@@ -1454,15 +1454,34 @@ mod tests {
         }
     }
 
+    /// The RFC 7616 §3.9.2 challenge, without its `charset` and `userhash`.
+    const R7616_SHA512_CHALLENGE: &str = "Digest realm=\"api@example.org\", qop=\"auth\", \
+        algorithm=SHA-512-256, nonce=\"5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK\", \
+        opaque=\"HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS\"";
+
+    /// The RFC 7616 §3.9.2 user's answer to `ch` (GET /doe.json, the
+    /// example's password and cnonce, nc 1).
+    fn rfc7616_answer(ch: &DigestChallenge, user: &str) -> DigestCredentials {
+        DigestCredentials::compute(
+            ch,
+            "GET",
+            "/doe.json",
+            user,
+            b"Secret, or not?",
+            "NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v",
+            1,
+            b"",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn rfc7616_section_3_9_2_sha512_256_userhash() {
         // RFC 7616 prints username 488869477bf257147b804c45308cd62ac4e25eb717b12b298c79e62dcea254ec
         // and response ae66e67d6b427bd3f120414a82e4acff38e8ecd9101d6c861229025f607a79dd; neither
         // follows from its inputs (erratum 4897: made with a pre-standard SHA-512/256). These are
         // the values the inputs give, checked independently with Python's hashlib.
-        let www = "Digest realm=\"api@example.org\", qop=\"auth\", algorithm=SHA-512-256, \
-                   nonce=\"5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK\", \
-                   opaque=\"HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS\", charset=UTF-8, userhash=true";
+        let www = format!("{R7616_SHA512_CHALLENGE}, charset=UTF-8, userhash=true");
         let ch: DigestChallenge = www.parse().unwrap();
         assert_eq!(ch.algorithm, Algorithm::Sha512_256);
         assert!(ch.userhash);
@@ -1475,17 +1494,7 @@ mod tests {
             userhash(&Algorithm::Sha512_256, user, "api@example.org").unwrap(),
             "793263caabb707a56211940d90411ea4a575adeccb7e360aeb624ed06ece9b0b"
         );
-        let creds = DigestCredentials::compute(
-            &ch,
-            "GET",
-            "/doe.json",
-            user,
-            b"Secret, or not?",
-            "NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v",
-            1,
-            b"",
-        )
-        .unwrap();
+        let creds = rfc7616_answer(&ch, user);
         assert_eq!(
             creds.username,
             "793263caabb707a56211940d90411ea4a575adeccb7e360aeb624ed06ece9b0b"
@@ -1515,22 +1524,9 @@ mod tests {
     fn rfc7616_username_star_is_decoded_and_verifies() {
         // RFC 7616 §3.4.4: without userhash, a name a quoted-string cannot
         // carry (in HTTP) comes as an RFC 8187 ext-value in `username*`.
-        let www = "Digest realm=\"api@example.org\", qop=\"auth\", algorithm=SHA-512-256, \
-                   nonce=\"5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK\", \
-                   opaque=\"HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS\"";
-        let ch: DigestChallenge = www.parse().unwrap();
+        let ch: DigestChallenge = R7616_SHA512_CHALLENGE.parse().unwrap();
         let user = "J\u{e4}s\u{f8}n Doe";
-        let creds = DigestCredentials::compute(
-            &ch,
-            "GET",
-            "/doe.json",
-            user,
-            b"Secret, or not?",
-            "NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v",
-            1,
-            b"",
-        )
-        .unwrap();
+        let creds = rfc7616_answer(&ch, user);
         let quoted = format!("username=\"{user}\"");
         let text = creds.to_string();
         assert!(text.contains(&quoted));

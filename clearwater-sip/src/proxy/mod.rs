@@ -903,14 +903,7 @@ impl Proxy {
         let sent = built.and_then(|req| self.txl.send_request(req, next_hop, now));
         match sent {
             Ok(client) => {
-                self.by_client.insert(client, (ctx, b));
-                if let Some(br) = self
-                    .contexts
-                    .get_mut(&ctx)
-                    .and_then(|c| c.branches.get_mut(b))
-                {
-                    br.client = Some(client);
-                }
+                self.bind_client(client, ctx, b);
                 if invite {
                     self.arm_timer_c(ctx, b, now);
                 }
@@ -995,6 +988,18 @@ impl Proxy {
             .map(|br| br.next_hop)
     }
 
+    /// Makes client transaction `client` branch `b` of context `ctx`.
+    fn bind_client(&mut self, client: ClientTxId, ctx: u64, b: usize) {
+        self.by_client.insert(client, (ctx, b));
+        if let Some(br) = self
+            .contexts
+            .get_mut(&ctx)
+            .and_then(|c| c.branches.get_mut(b))
+        {
+            br.client = Some(client);
+        }
+    }
+
     /// RFC 3261 §18.1.1: a request sent over TCP only because it was too
     /// large for UDP is sent again over UDP, once, when the connection
     /// fails (refused or reset) before any response; the target is not
@@ -1029,14 +1034,7 @@ impl Proxy {
             return false;
         };
         self.by_client.remove(&tx);
-        self.by_client.insert(client, (ctx, b));
-        if let Some(br) = self
-            .contexts
-            .get_mut(&ctx)
-            .and_then(|c| c.branches.get_mut(b))
-        {
-            br.client = Some(client);
-        }
+        self.bind_client(client, ctx, b);
         true
     }
 

@@ -1098,6 +1098,30 @@ fn a_request_over_the_udp_size_limit_goes_over_tcp() {
     }
 }
 
+/// A proxy with UDP and (when `tcp_local`) TCP addresses and a 1300-octet
+/// UDP size limit, holding the context of a 2 000-octet INVITE from the UAC.
+fn size_limited_proxy(tcp_local: bool, branch: &str) -> (Proxy, ContextId, Instant) {
+    let mut locals = vec![LocalAddr::new(Transport::Udp, "192.0.2.2", 5060)];
+    if tcp_local {
+        locals.push(LocalAddr::new(Transport::Tcp, "192.0.2.2", 5060));
+    }
+    let mut config = ProxyConfig::new(locals);
+    config.udp_size_limit = Some(1300);
+    let mut p = Proxy::new(config);
+    let now = Instant::now();
+    let mut big = request("INVITE", branch);
+    big.set_body(Bytes::from(vec![b'a'; 2000]), Some("text/plain"))
+        .unwrap();
+    p.handle_message(Message::Request(big), to(UAC), now);
+    let ctx = std::iter::from_fn(|| p.poll_output())
+        .find_map(|o| match o {
+            ProxyOutput::Route { ctx, .. } => Some(ctx),
+            _ => None,
+        })
+        .unwrap();
+    (p, ctx, now)
+}
+
 #[test]
 fn the_udp_size_switch_sends_over_tcp_only_when_it_can() {
     // Driven directly, to see where the proxy sends: a large INVITE for a
@@ -1112,24 +1136,7 @@ fn the_udp_size_switch_sends_over_tcp_only_when_it_can() {
         (true, Some(crate::transport::FlowId(7)), Transport::Udp),
     ];
     for (tcp_local, flow, want) in cases {
-        let mut locals = vec![LocalAddr::new(Transport::Udp, "192.0.2.2", 5060)];
-        if tcp_local {
-            locals.push(LocalAddr::new(Transport::Tcp, "192.0.2.2", 5060));
-        }
-        let mut config = ProxyConfig::new(locals);
-        config.udp_size_limit = Some(1300);
-        let mut p = Proxy::new(config);
-        let now = Instant::now();
-        let mut big = request("INVITE", "z9hG4bKdirect");
-        big.set_body(Bytes::from(vec![b'a'; 2000]), Some("text/plain"))
-            .unwrap();
-        p.handle_message(Message::Request(big), to(UAC), now);
-        let ctx = std::iter::from_fn(|| p.poll_output())
-            .find_map(|o| match o {
-                ProxyOutput::Route { ctx, .. } => Some(ctx),
-                _ => None,
-            })
-            .unwrap();
+        let (mut p, ctx, now) = size_limited_proxy(tcp_local, "z9hG4bKdirect");
         let target = Remote {
             flow,
             ..Remote::new(Transport::Udp, uas)
@@ -1197,23 +1204,7 @@ fn a_size_switched_branch_is_not_sent_again_over_udp_after_a_response() {
     // once the next hop answered over TCP (here a 180), a failure of that
     // connection fails the branch like any other.
     let uas: SocketAddr = "192.0.2.50:5060".parse().unwrap();
-    let mut config = ProxyConfig::new(vec![
-        LocalAddr::new(Transport::Udp, "192.0.2.2", 5060),
-        LocalAddr::new(Transport::Tcp, "192.0.2.2", 5060),
-    ]);
-    config.udp_size_limit = Some(1300);
-    let mut p = Proxy::new(config);
-    let now = Instant::now();
-    let mut big = request("INVITE", "z9hG4bKanswered");
-    big.set_body(Bytes::from(vec![b'a'; 2000]), Some("text/plain"))
-        .unwrap();
-    p.handle_message(Message::Request(big), to(UAC), now);
-    let ctx = std::iter::from_fn(|| p.poll_output())
-        .find_map(|o| match o {
-            ProxyOutput::Route { ctx, .. } => Some(ctx),
-            _ => None,
-        })
-        .unwrap();
+    let (mut p, ctx, now) = size_limited_proxy(true, "z9hG4bKanswered");
     let target = Remote::new(Transport::Udp, uas);
     p.forward(ctx, vec![Target::new(target)], now).unwrap();
     let forwarded = std::iter::from_fn(|| p.poll_output())
