@@ -32,8 +32,7 @@ impl TransactionLayer {
         now: Instant,
         internal: bool,
     ) -> Result<ClientTxId, Error> {
-        check_outgoing(&req)?;
-        let via = req.via()?.into_owned();
+        let via = check_outgoing(&req)?.into_owned();
         let key = ClientKey::of_request(&req, &via).ok_or(Error::Missing("Via branch"))?;
         if self.client_keys.contains_key(&key) {
             return Err(Error::Invalid(

@@ -602,15 +602,16 @@ mod server;
 pub(crate) mod tests;
 
 /// Checks a request can start a client transaction: a top Via with an
-/// RFC 3261 branch, and not an ACK.
-fn check_outgoing(req: &Request) -> Result<(), Error> {
+/// RFC 3261 branch, and not an ACK. Returns that Via.
+fn check_outgoing(req: &Request) -> Result<Via<'_>, Error> {
     if req.method() == &Method::ACK {
         return Err(Error::Invalid(
             "ACK is not sent in a transaction: use send_stateless",
         ));
     }
-    if req.via()?.branch().is_some_and(is_rfc3261_branch) {
-        Ok(())
+    let via = req.via()?;
+    if via.branch().is_some_and(is_rfc3261_branch) {
+        Ok(via)
     } else {
         Err(Error::Invalid(
             "request needs a top Via with an RFC 3261 (z9hG4bK) branch",
