@@ -21,6 +21,22 @@ fn via_values() {
     assert_eq!(v.host().as_str(), "192.0.2.2");
     assert_eq!(v.branch(), Some("390skdjuw"));
     assert!(!v.has_magic_cookie());
+    // The common spelling (read without token scans) with white space or a
+    // fold after its last slash reads like the others.
+    for text in [
+        "SIP/2.0/ UDP h;branch=b",
+        "SIP/2.0/\r\n UDP h;branch=b",
+        "SIP/2.0 /UDP h;branch=b",
+    ] {
+        let v: Via<'_> = parse(text);
+        assert_eq!(
+            (v.protocol(), v.version(), v.transport(), v.host().as_str()),
+            ("SIP", "2.0", "UDP", "h"),
+            "{text:?}"
+        );
+    }
+    fails::<Via<'_>>("SIP/2.0/ h;branch=b");
+    fails::<Via<'_>>("SIP/2.0/");
     let v: Via<'_> = parse("SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239");
     assert_eq!(v.branch(), Some("z9hG4bK30239"));
     assert!(v.has_magic_cookie());

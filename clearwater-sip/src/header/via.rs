@@ -44,16 +44,24 @@ impl<'a> Via<'a> {
         let mut sc = Scanner::new(b);
         sc.skip_lws();
         let ps = sc.pos();
-        sc.token("missing protocol name")?;
-        let protocol = R::new(ps, sc.pos());
-        if !sc.eat_sep(b'/') {
-            return Err(Error::syntax("missing '/' in sent-protocol"));
-        }
-        let vs = sc.pos();
-        sc.token("missing protocol version")?;
-        let version = R::new(vs, sc.pos());
-        if !sc.eat_sep(b'/') {
-            return Err(Error::syntax("missing '/' in sent-protocol"));
+        let (protocol, version);
+        if b.get(ps..ps + 8) == Some(b"SIP/2.0/") {
+            // What nearly every Via says, read without the token scans.
+            (protocol, version) = (R::new(ps, ps + 3), R::new(ps + 4, ps + 7));
+            sc.set_pos(ps + 8);
+            sc.skip_lws();
+        } else {
+            sc.token("missing protocol name")?;
+            protocol = R::new(ps, sc.pos());
+            if !sc.eat_sep(b'/') {
+                return Err(Error::syntax("missing '/' in sent-protocol"));
+            }
+            let vs = sc.pos();
+            sc.token("missing protocol version")?;
+            version = R::new(vs, sc.pos());
+            if !sc.eat_sep(b'/') {
+                return Err(Error::syntax("missing '/' in sent-protocol"));
+            }
         }
         let ts = sc.pos();
         sc.token("missing transport")?;
