@@ -323,7 +323,9 @@ impl Headers {
     /// Removes the first comma-separated element of the first field named
     /// `name`, dropping the field when it held only that element. Returns the
     /// removed element's text.
-    pub(crate) fn pop_first_element(&mut self, name: &HeaderName) -> Option<Vec<u8>> {
+    /// With `copy` false the element is dropped without being copied out
+    /// (an empty vector comes back).
+    pub(crate) fn pop_first_element(&mut self, name: &HeaderName, copy: bool) -> Option<Vec<u8>> {
         let i = self.first_index(name)?;
         let e = self.entries[i];
         // The first element is copied out, and the rest located by offsets,
@@ -333,7 +335,8 @@ impl Headers {
         let (first, rest) = {
             let value = self.text(e.src, e.value);
             let mut split = CommaSplit::new(value);
-            let first = split.next()?.to_vec();
+            let first = split.next()?;
+            let first = if copy { first.to_vec() } else { Vec::new() };
             // The rest: after the first top-level comma, without white space
             // and the empty elements that follow it (they go with it).
             let rest = split.rest_offset().and_then(|off| {

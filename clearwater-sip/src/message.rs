@@ -398,8 +398,7 @@ impl Request {
             return false;
         }
         let parts = self.parts_mut();
-        parts.pop_element(&HeaderName::VIA).is_some()
-            && parts.insert_top(&HeaderName::VIA, via).is_ok()
+        parts.drop_element(&HeaderName::VIA) && parts.insert_top(&HeaderName::VIA, via).is_ok()
     }
 
     /// The method.
@@ -505,6 +504,13 @@ impl Request {
 }
 
 impl Response {
+    /// Removes the top Via value without parsing it (a proxy dropping its
+    /// own, which the transaction layer already read to match the
+    /// response); false when there is none.
+    pub(crate) fn drop_top_via(&mut self) -> bool {
+        self.parts.drop_element(&HeaderName::VIA)
+    }
+
     /// A new response with an empty header list.
     pub fn new(status: StatusCode, reason: Option<&str>) -> Result<Response, Error> {
         let reason = reason.unwrap_or_else(|| status.canonical_reason());
@@ -682,12 +688,20 @@ impl Parts {
 
     /// Removes the first element of list header `name`; returns its text.
     fn pop_element(&mut self, name: &HeaderName) -> Option<String> {
-        let text = self.headers.pop_first_element(name)?;
+        let text = self.headers.pop_first_element(name, true)?;
         self.edited = true;
         Some(
             String::from_utf8(text)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         )
+    }
+
+    /// Removes the first element of list header `name` without reading it;
+    /// false when there is none.
+    fn drop_element(&mut self, name: &HeaderName) -> bool {
+        let dropped = self.headers.pop_first_element(name, false).is_some();
+        self.edited |= dropped;
+        dropped
     }
 
     fn set_body(&mut self, body: Bytes, content_type: Option<&str>) -> Result<(), Error> {

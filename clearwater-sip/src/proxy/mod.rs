@@ -1069,8 +1069,9 @@ impl Proxy {
             }
             return;
         }
-        // §16.7 step 3: remove our Via.
-        if resp.pop_via().is_err() || resp.vias().next().is_none() {
+        // §16.7 step 3: remove our Via (read when the response was matched
+        // to its branch); one must be left to send the response on.
+        if !resp.drop_top_via() || resp.vias().next().is_none() {
             return;
         }
         if code < 200 {
