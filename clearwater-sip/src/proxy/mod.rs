@@ -693,6 +693,16 @@ impl Proxy {
 
     /// §16.3 step 4: one of our Vias carries the loop hash this request has now.
     fn looped(&self, req: &Request, hash: &str) -> bool {
+        // Only a Via whose text holds the hash can carry it in its branch:
+        // the usual case, none, is settled without parsing any Via.
+        let finder = memchr::memmem::Finder::new(hash.as_bytes());
+        if !req
+            .headers()
+            .get_all(&HeaderName::VIA)
+            .any(|h| finder.find(h.value()).is_some())
+        {
+            return false;
+        }
         req.vias().filter_map(Result::ok).any(|v| {
             self.is_local_sent_by(&v)
                 && v.branch()
