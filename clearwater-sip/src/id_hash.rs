@@ -3,10 +3,13 @@
 //!
 //! Such keys are never chosen by a peer, so the flooding resistance of the
 //! standard library's SipHash buys nothing there, and it was a tenth of the
-//! work of a proxied transaction. One multiplication by an odd constant
-//! (Fibonacci hashing) maps distinct counters to distinct low bits (the
-//! bucket index) and spreads them over the high bits (the control byte).
-//! Maps keyed by what peers send (branches, Call-IDs) keep SipHash.
+//! work of a proxied transaction. Two multiplications by an odd constant,
+//! each followed by folding the high half onto the low one, spread counters
+//! over the whole word: over the low bits the table takes its bucket index
+//! from too, whatever their spacing (a single product would keep the low bits
+//! of ids spaced by a power of two all zero, piling them into few buckets,
+//! and a peer that sees the counters in branches could leave only such ids
+//! alive). Maps keyed by what peers send (branches, Call-IDs) keep SipHash.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -34,7 +37,8 @@ pub(crate) struct IdHasher(u64);
 impl Hasher for IdHasher {
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        let h = (self.0 ^ (self.0 >> 29)).wrapping_mul(K);
+        h ^ (h >> 32)
     }
 
     #[inline]
@@ -69,16 +73,20 @@ mod tests {
 
     #[test]
     fn counters_hash_apart_in_the_low_and_the_high_bits() {
-        // Consecutive counters (what the maps hold) land in distinct buckets
-        // of a 1024-bucket table and do not share their top 7 bits in runs.
-        let mut low = std::collections::HashSet::new();
-        let mut top = std::collections::HashSet::new();
-        for n in 0u64..1024 {
-            low.insert(hash(n) & 1023);
-            top.insert(hash(n) >> 57);
+        // Counters (what the maps hold), consecutive or spaced by a power of
+        // two (ids a peer could leave alive by ending the others), spread
+        // over the buckets of a 1024-bucket table and over the top 7 bits.
+        for step in [1u64, 2, 3, 16, 1024, 1 << 20, 1 << 32] {
+            let mut low = std::collections::HashSet::new();
+            let mut top = std::collections::HashSet::new();
+            for n in 0u64..1024 {
+                low.insert(hash(n * step) & 1023);
+                top.insert(hash(n * step) >> 57);
+            }
+            // About 647 for random hashes (1024 · (1 − 1/e)).
+            assert!(low.len() > 580, "step {step}: {} buckets", low.len());
+            assert!(top.len() > 100, "step {step}: {} control bytes", top.len());
         }
-        assert_eq!(low.len(), 1024);
-        assert_eq!(top.len(), 128);
     }
 
     #[test]
