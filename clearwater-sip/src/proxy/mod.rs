@@ -114,9 +114,14 @@ pub struct ProxyConfig {
     /// address. The RFC's figure without a known path MTU is 1300. `None`
     /// (the default) keeps UDP whatever the size, as Kamailio does by
     /// default: many UDP peers (sipp, small user agents) listen on no TCP
-    /// port. When the TCP connection fails (refused, reset) before any
-    /// response, the request goes again over UDP, once, with a new branch
-    /// (§18.1.1 SHOULD); only a failure of that sends the branch's 503.
+    /// port. When sending over TCP fails before any response (any
+    /// [`Proxy::transport_error`] for the branch: the runtime reports a
+    /// connection refused, reset or not made within its connect timeout, and
+    /// a send it cannot queue), the request goes again over UDP, once, with
+    /// a new branch (§18.1.1 asks this for a reset or an ICMP error; the
+    /// sans-IO core is not told which failure it was); only a failure of
+    /// that sends the branch's 503. Nothing remembers peers without TCP:
+    /// each large request to one pays a failed connection first.
     pub udp_size_limit: Option<usize>,
 }
 
@@ -1011,9 +1016,9 @@ impl Proxy {
     }
 
     /// RFC 3261 §18.1.1: a request sent over TCP only because it was too
-    /// large for UDP is sent again over UDP, once, when the connection
-    /// fails (refused or reset) before any response; the target is not
-    /// reported failed. Returns whether the branch went out again.
+    /// large for UDP is sent again over UDP, once, when sending it fails
+    /// before any response (see [`ProxyConfig::udp_size_limit`]); the target
+    /// is not reported failed. Returns whether the branch went out again.
     fn retry_over_udp(&mut self, tx: ClientTxId, now: Instant) -> bool {
         let Some(&(ctx, b)) = self.by_client.get(&tx) else {
             return false;
