@@ -549,12 +549,15 @@ pub fn proxy(data: &[u8]) {
         stateless: Vec<Request>,
         /// Max-Forwards of each upstream request, by its branch.
         max_forwards: std::collections::HashMap<String, Option<u8>>,
-        /// Each client transaction's request: transport, Call-ID, CSeq.
-        client_requests: std::collections::HashMap<TxId, (Transport, String, u32)>,
-        /// Requests (Call-ID, CSeq) whose TCP connection failed: only they may
-        /// go again over UDP whatever their size (§18.1.1).
-        tcp_failed: HashSet<(String, u32)>,
+        /// Each client transaction's request: transport and [`Sent`] key.
+        client_requests: std::collections::HashMap<TxId, (Transport, Sent)>,
+        /// Sends over TCP that failed (not CANCELs): each allows one send of
+        /// the same request to the same address over UDP whatever its size
+        /// (§18.1.1), used up by it.
+        udp_retries: std::collections::HashMap<Sent, usize>,
     }
+    /// A request as sent: method, Call-ID, CSeq number, destination.
+    type Sent = (String, String, u32, SocketAddr);
     let mut st = State::default();
 
     fn drain(
@@ -572,16 +575,20 @@ pub fn proxy(data: &[u8]) {
                     if let Some(t @ TxId::Client(_)) = tx {
                         st.clients.push(t);
                     }
-                    let key = |r: &Request| {
+                    let key = |r: &Request| -> Sent {
                         let call_id = r.call_id().map(|c| c.as_str().to_owned());
                         let seq = r.cseq().map(|c| c.seq);
-                        (call_id.unwrap_or_default(), seq.unwrap_or_default())
+                        (
+                            r.method().as_str().to_owned(),
+                            call_id.unwrap_or_default(),
+                            seq.unwrap_or_default(),
+                            to.addr,
+                        )
                     };
                     match msg {
                         Message::Request(r) => {
                             if let Some(t @ TxId::Client(_)) = tx {
-                                let (call_id, seq) = key(&r);
-                                st.client_requests.insert(t, (to.transport, call_id, seq));
+                                st.client_requests.insert(t, (to.transport, key(&r)));
                             }
                             // (Over TCP when too large for UDP.)
                             assert!(
@@ -595,10 +602,16 @@ pub fn proxy(data: &[u8]) {
                                 && to.transport == Transport::Udp
                                 && r.method() != &Method::ACK
                             {
-                                assert!(
-                                    len <= limit || st.tcp_failed.contains(&key(&r)),
-                                    "{len} octets over UDP"
-                                );
+                                if len > limit {
+                                    let left = st.udp_retries.get_mut(&key(&r));
+                                    assert!(
+                                        left.as_ref().is_some_and(|n| **n > 0),
+                                        "{len} octets over UDP"
+                                    );
+                                    if let Some(n) = left {
+                                        *n -= 1;
+                                    }
+                                }
                             }
                             // One less than received; 70 added when absent
                             // (§16.6 step 3). The request's own Via is next.
@@ -871,8 +884,10 @@ pub fn proxy(data: &[u8]) {
             }
             _ => {
                 if let Some(&tx) = st.clients.get(usize::from(a) % st.clients.len().max(1)) {
-                    if let Some((Transport::Tcp, call_id, seq)) = st.client_requests.get(&tx) {
-                        st.tcp_failed.insert((call_id.clone(), *seq));
+                    if let Some((Transport::Tcp, sent)) = st.client_requests.get(&tx)
+                        && sent.0 != "CANCEL"
+                    {
+                        *st.udp_retries.entry(sent.clone()).or_default() += 1;
                     }
                     p.transport_error(tx, now);
                 }
