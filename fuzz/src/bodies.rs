@@ -551,10 +551,13 @@ pub fn proxy(data: &[u8]) {
         max_forwards: std::collections::HashMap<String, Option<u8>>,
         /// Each client transaction's request: transport and [`Sent`] key.
         client_requests: std::collections::HashMap<TxId, (Transport, Sent)>,
-        /// Sends over TCP that failed (not CANCELs): each allows one send of
-        /// the same request to the same address over UDP whatever its size
-        /// (§18.1.1), used up by it.
+        /// Sends over TCP that failed (not CANCELs): each allows one client
+        /// transaction sending the same request to the same address over UDP
+        /// whatever its size (§18.1.1), used up by it.
         udp_retries: std::collections::HashMap<Sent, usize>,
+        /// The client transactions that used one (their retransmissions go
+        /// out over UDP too).
+        udp_retried: HashSet<TxId>,
     }
     /// A request as sent: method, Call-ID, CSeq number, destination.
     type Sent = (String, String, u32, SocketAddr);
@@ -602,7 +605,7 @@ pub fn proxy(data: &[u8]) {
                                 && to.transport == Transport::Udp
                                 && r.method() != &Method::ACK
                             {
-                                if len > limit {
+                                if len > limit && !tx.is_some_and(|t| st.udp_retried.contains(&t)) {
                                     let left = st.udp_retries.get_mut(&key(&r));
                                     assert!(
                                         left.as_ref().is_some_and(|n| **n > 0),
@@ -611,6 +614,7 @@ pub fn proxy(data: &[u8]) {
                                     if let Some(n) = left {
                                         *n -= 1;
                                     }
+                                    st.udp_retried.extend(tx);
                                 }
                             }
                             // One less than received; 70 added when absent
