@@ -912,10 +912,18 @@ const CR_USERNAME_EXT: usize = 12;
 fn decode_ext_value(v: &str) -> Result<String, Error> {
     const BAD: Error = Error::Digest("username* is not an RFC 8187 ext-value");
     let mut parts = v.splitn(3, '\'');
-    let (Some(charset), Some(_language), Some(value)) = (parts.next(), parts.next(), parts.next())
+    let (Some(charset), Some(language), Some(value)) = (parts.next(), parts.next(), parts.next())
     else {
         return Err(BAD);
     };
+    // A language tag (RFC 5646) is letters, digits and hyphens; its value
+    // is not used.
+    if !language
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'-')
+    {
+        return Err(BAD);
+    }
     if !charset.eq_ignore_ascii_case("UTF-8") {
         return Err(Error::Digest("username* charset is not UTF-8"));
     }
@@ -1010,6 +1018,13 @@ impl DigestCredentials {
         // as `username*`, never together with `username`, and not hashed.
         let username = match (p.string(CR_USERNAME), p.get(CR_USERNAME_EXT)) {
             (Some(u), None) => u,
+            // An ext-value is a token (RFC 8187 §3.2.1), never quoted.
+            (None, Some(_))
+                if p.known[CR_USERNAME_EXT]
+                    .is_some_and(|raw| raw.trim_start().starts_with('"')) =>
+            {
+                return Err(Error::Digest("username* is not an RFC 8187 ext-value"));
+            }
             (None, Some(ext)) if !p.flag(CR_USERHASH) => decode_ext_value(ext.trim())?,
             (None, Some(_)) => return Err(Error::Digest("username* with userhash")),
             (Some(_), Some(_)) => return Err(Error::Digest("both username and username*")),
@@ -1564,6 +1579,14 @@ mod tests {
             ),
             (
                 "username*=UTF-8''a*b".to_owned(),
+                "username* is not an RFC 8187 ext-value",
+            ),
+            (
+                "username*=\"UTF-8''Jo\"".to_owned(),
+                "username* is not an RFC 8187 ext-value",
+            ),
+            (
+                "username*=UTF-8'e%'Jo".to_owned(),
                 "username* is not an RFC 8187 ext-value",
             ),
             (

@@ -604,18 +604,18 @@ pub fn proxy(data: &[u8]) {
                             if let Some(limit) = udp_limit
                                 && to.transport == Transport::Udp
                                 && r.method() != &Method::ACK
+                                && len > limit
+                                && !tx.is_some_and(|t| st.udp_retried.contains(&t))
                             {
-                                if len > limit && !tx.is_some_and(|t| st.udp_retried.contains(&t)) {
-                                    let left = st.udp_retries.get_mut(&key(&r));
-                                    assert!(
-                                        left.as_ref().is_some_and(|n| **n > 0),
-                                        "{len} octets over UDP"
-                                    );
-                                    if let Some(n) = left {
-                                        *n -= 1;
-                                    }
-                                    st.udp_retried.extend(tx);
+                                let left = st.udp_retries.get_mut(&key(&r));
+                                assert!(
+                                    left.as_ref().is_some_and(|n| **n > 0),
+                                    "{len} octets over UDP"
+                                );
+                                if let Some(n) = left {
+                                    *n -= 1;
                                 }
+                                st.udp_retried.extend(tx);
                             }
                             // One less than received; 70 added when absent
                             // (§16.6 step 3). The request's own Via is next.
