@@ -1240,6 +1240,100 @@ fn a_size_switched_branch_is_not_sent_again_over_udp_after_a_response() {
 }
 
 #[test]
+fn a_size_switched_branch_of_a_cancelled_request_is_not_sent_again_over_udp() {
+    // The UAC cancels while the TCP connection is being made; its failure
+    // then ends the branch, not a new send over UDP.
+    let uas: SocketAddr = "192.0.2.50:5060".parse().unwrap();
+    let (mut p, ctx, now) = size_limited_proxy(true, "z9hG4bKcancelled");
+    p.forward(
+        ctx,
+        vec![Target::new(Remote::new(Transport::Udp, uas))],
+        now,
+    )
+    .unwrap();
+    while p.poll_output().is_some() {}
+    let mut cancel = request("CANCEL", "z9hG4bKcancelled");
+    cancel.set_header(&HeaderName::CSEQ, "1 CANCEL").unwrap();
+    p.handle_message(Message::Request(cancel), to(UAC), now);
+    let out: Vec<ProxyOutput> = std::iter::from_fn(|| p.poll_output()).collect();
+    assert!(
+        out.iter().any(
+            |o| matches!(o, ProxyOutput::Transmit { data, .. } if data.starts_with(b"SIP/2.0 200"))
+        ),
+        "the CANCEL is answered"
+    );
+    let client = p.by_client.keys().copied().next().unwrap();
+    p.transport_error(TxId::Client(client), now);
+    let out: Vec<ProxyOutput> = std::iter::from_fn(|| p.poll_output()).collect();
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, ProxyOutput::Transmit { to, .. } if to.addr == uas)),
+        "sent again"
+    );
+    // The branch ends (its failure reported) and the INVITE gets its final
+    // response upstream.
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, ProxyOutput::TargetFailed { to } if to.addr == uas))
+    );
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, ProxyOutput::Transmit { to: t, data, .. }
+        if *t == to(UAC) && data.starts_with(b"SIP/2.0 5")))
+    );
+}
+
+#[test]
+fn our_via_is_dropped_from_a_response_that_lists_vias_in_one_compact_field() {
+    // §16.7 step 3 on `v: <ours>, <the client's>`: the response goes
+    // upstream with the client's Via alone, whatever the field's spelling.
+    let mut p = Proxy::new(proxy_config(Transport::Udp));
+    let now = Instant::now();
+    let req = request("MESSAGE", "z9hG4bKcompact");
+    let client_via = req.via().unwrap().to_string();
+    p.handle_message(Message::Request(req), to(UAC), now);
+    let ctx = std::iter::from_fn(|| p.poll_output())
+        .find_map(|o| match o {
+            ProxyOutput::Route { ctx, .. } => Some(ctx),
+            _ => None,
+        })
+        .unwrap();
+    p.forward(ctx, vec![Target::new(to(UAS1))], now).unwrap();
+    let forwarded = std::iter::from_fn(|| p.poll_output())
+        .find_map(|o| match o {
+            ProxyOutput::Transmit { to: t, data, .. } if t == to(UAS1) => Some(data),
+            _ => None,
+        })
+        .unwrap();
+    let Message::Request(fwd) = Message::parse(forwarded).unwrap() else {
+        panic!("a request")
+    };
+    let ours = fwd.via().unwrap().to_string();
+    let ok = fwd.make_response(StatusCode::OK, None, Some("u")).unwrap();
+    let text = String::from_utf8(ok.to_bytes().to_vec()).unwrap();
+    let two_lines = format!("Via: {ours}\r\nVia: {client_via}\r\n");
+    assert!(text.contains(&two_lines), "{text}");
+    let one_field = text.replace(&two_lines, &format!("v: {ours} ,\r\n {client_via}\r\n"));
+    p.handle_message(
+        Message::parse(Bytes::from(one_field)).unwrap(),
+        to(UAS1),
+        now,
+    );
+    let upstream = std::iter::from_fn(|| p.poll_output())
+        .find_map(|o| match o {
+            ProxyOutput::Transmit { to: t, data, .. } if t == to(UAC) => Some(data),
+            _ => None,
+        })
+        .unwrap();
+    let Message::Response(up) = Message::parse(upstream).unwrap() else {
+        panic!("a response")
+    };
+    assert_eq!(up.status(), StatusCode::OK);
+    let vias: Vec<String> = up.vias().map(|v| v.unwrap().to_string()).collect();
+    assert_eq!(vias, [client_via]);
+}
+
+#[test]
 fn a_request_without_max_forwards_is_forwarded_with_70() {
     // §16.6 step 3: the proxy adds the header, and its value SHOULD be 70
     // (not 70 decremented).
