@@ -1198,6 +1198,24 @@ fn the_udp_size_switch_sends_over_tcp_only_when_it_can() {
     }
 }
 
+/// The connection of the proxy's only client transaction fails: nothing is
+/// sent to `uas` again and the target is reported failed. Returns the
+/// outputs.
+fn fails_without_a_resend(p: &mut Proxy, uas: SocketAddr, now: Instant) -> Vec<ProxyOutput> {
+    let client = p.by_client.keys().copied().next().unwrap();
+    p.transport_error(TxId::Client(client), now);
+    let out: Vec<ProxyOutput> = std::iter::from_fn(|| p.poll_output()).collect();
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, ProxyOutput::Transmit { to, .. } if to.addr == uas)),
+        "sent again"
+    );
+    assert!(out.iter().any(
+        |o| matches!(o, ProxyOutput::TargetFailed { to } if *to == Remote::new(Transport::Udp, uas))
+    ));
+    out
+}
+
 #[test]
 fn a_size_switched_branch_is_not_sent_again_over_udp_after_a_response() {
     // §18.1.1's retry over UDP is for a connection that could not be made:
@@ -1225,18 +1243,7 @@ fn a_size_switched_branch_is_not_sent_again_over_udp_after_a_response() {
         now,
     );
     while p.poll_output().is_some() {}
-    let client = p.by_client.keys().copied().next().unwrap();
-    p.transport_error(TxId::Client(client), now);
-    let out: Vec<ProxyOutput> = std::iter::from_fn(|| p.poll_output()).collect();
-    assert!(
-        !out.iter()
-            .any(|o| matches!(o, ProxyOutput::Transmit { to, .. } if to.addr == uas)),
-        "sent again"
-    );
-    assert!(
-        out.iter()
-            .any(|o| matches!(o, ProxyOutput::TargetFailed { to } if *to == target))
-    );
+    fails_without_a_resend(&mut p, uas, now);
 }
 
 #[test]
@@ -1262,20 +1269,9 @@ fn a_size_switched_branch_of_a_cancelled_request_is_not_sent_again_over_udp() {
         ),
         "the CANCEL is answered"
     );
-    let client = p.by_client.keys().copied().next().unwrap();
-    p.transport_error(TxId::Client(client), now);
-    let out: Vec<ProxyOutput> = std::iter::from_fn(|| p.poll_output()).collect();
-    assert!(
-        !out.iter()
-            .any(|o| matches!(o, ProxyOutput::Transmit { to, .. } if to.addr == uas)),
-        "sent again"
-    );
     // The branch ends (its failure reported) and the INVITE gets its final
     // response upstream.
-    assert!(
-        out.iter()
-            .any(|o| matches!(o, ProxyOutput::TargetFailed { to } if to.addr == uas))
-    );
+    let out = fails_without_a_resend(&mut p, uas, now);
     assert!(
         out.iter()
             .any(|o| matches!(o, ProxyOutput::Transmit { to: t, data, .. }
