@@ -1098,6 +1098,26 @@ fn a_request_over_the_udp_size_limit_goes_over_tcp() {
     }
 }
 
+/// The context of the request the proxy asks to route (driven directly).
+fn routed_ctx(p: &mut Proxy) -> ContextId {
+    std::iter::from_fn(|| p.poll_output())
+        .find_map(|o| match o {
+            ProxyOutput::Route { ctx, .. } => Some(ctx),
+            _ => None,
+        })
+        .unwrap()
+}
+
+/// The first message the proxy sends to `addr` (driven directly).
+fn sent_to(p: &mut Proxy, addr: SocketAddr) -> Bytes {
+    std::iter::from_fn(|| p.poll_output())
+        .find_map(|o| match o {
+            ProxyOutput::Transmit { to, data, .. } if to.addr == addr => Some(data),
+            _ => None,
+        })
+        .unwrap()
+}
+
 /// A proxy with UDP and (when `tcp_local`) TCP addresses and a 1300-octet
 /// UDP size limit, holding the context of a 2 000-octet INVITE from the UAC.
 fn size_limited_proxy(tcp_local: bool, branch: &str) -> (Proxy, ContextId, Instant) {
@@ -1113,12 +1133,7 @@ fn size_limited_proxy(tcp_local: bool, branch: &str) -> (Proxy, ContextId, Insta
     big.set_body(Bytes::from(vec![b'a'; 2000]), Some("text/plain"))
         .unwrap();
     p.handle_message(Message::Request(big), to(UAC), now);
-    let ctx = std::iter::from_fn(|| p.poll_output())
-        .find_map(|o| match o {
-            ProxyOutput::Route { ctx, .. } => Some(ctx),
-            _ => None,
-        })
-        .unwrap();
+    let ctx = routed_ctx(&mut p);
     (p, ctx, now)
 }
 
@@ -1225,12 +1240,7 @@ fn a_size_switched_branch_is_not_sent_again_over_udp_after_a_response() {
     let (mut p, ctx, now) = size_limited_proxy(true, "z9hG4bKanswered");
     let target = Remote::new(Transport::Udp, uas);
     p.forward(ctx, vec![Target::new(target)], now).unwrap();
-    let forwarded = std::iter::from_fn(|| p.poll_output())
-        .find_map(|o| match o {
-            ProxyOutput::Transmit { to, data, .. } if to.addr == uas => Some(data),
-            _ => None,
-        })
-        .unwrap();
+    let forwarded = sent_to(&mut p, uas);
     let Message::Request(fwd) = Message::parse(forwarded).unwrap() else {
         panic!("a request")
     };
@@ -1288,19 +1298,9 @@ fn our_via_is_dropped_from_a_response_that_lists_vias_in_one_compact_field() {
     let req = request("MESSAGE", "z9hG4bKcompact");
     let client_via = req.via().unwrap().to_string();
     p.handle_message(Message::Request(req), to(UAC), now);
-    let ctx = std::iter::from_fn(|| p.poll_output())
-        .find_map(|o| match o {
-            ProxyOutput::Route { ctx, .. } => Some(ctx),
-            _ => None,
-        })
-        .unwrap();
+    let ctx = routed_ctx(&mut p);
     p.forward(ctx, vec![Target::new(to(UAS1))], now).unwrap();
-    let forwarded = std::iter::from_fn(|| p.poll_output())
-        .find_map(|o| match o {
-            ProxyOutput::Transmit { to: t, data, .. } if t == to(UAS1) => Some(data),
-            _ => None,
-        })
-        .unwrap();
+    let forwarded = sent_to(&mut p, addr(UAS1));
     let Message::Request(fwd) = Message::parse(forwarded).unwrap() else {
         panic!("a request")
     };
@@ -1315,12 +1315,7 @@ fn our_via_is_dropped_from_a_response_that_lists_vias_in_one_compact_field() {
         to(UAS1),
         now,
     );
-    let upstream = std::iter::from_fn(|| p.poll_output())
-        .find_map(|o| match o {
-            ProxyOutput::Transmit { to: t, data, .. } if t == to(UAC) => Some(data),
-            _ => None,
-        })
-        .unwrap();
+    let upstream = sent_to(&mut p, addr(UAC));
     let Message::Response(up) = Message::parse(upstream).unwrap() else {
         panic!("a response")
     };
