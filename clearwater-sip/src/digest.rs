@@ -927,26 +927,27 @@ fn decode_ext_value(v: &str) -> Result<String, Error> {
     if !charset.eq_ignore_ascii_case("UTF-8") {
         return Err(Error::Digest("username* charset is not UTF-8"));
     }
+    // value-chars: attr-chars and %-escapes only (`unescape` would leave a
+    // bad escape as written).
     let b = value.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while let Some(&c) = b.get(i) {
-        // attr-char, or a %-escape.
         if c.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&c) {
-            out.push(c);
             i += 1;
-        } else if c == b'%' {
-            let hex = b.get(i + 1..i + 3).ok_or(BAD)?;
-            let hex = std::str::from_utf8(hex).map_err(|_| BAD)?;
-            if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
-                return Err(BAD);
-            }
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| BAD)?);
+        } else if c == b'%'
+            && b.get(i + 1)
+                .and_then(|&h| crate::scan::hex_val(h))
+                .is_some()
+            && b.get(i + 2)
+                .and_then(|&l| crate::scan::hex_val(l))
+                .is_some()
+        {
             i += 3;
         } else {
             return Err(BAD);
         }
     }
+    let out = crate::uri::unescape(value).into_owned();
     let name = String::from_utf8(out).map_err(|_| Error::Digest("username* is not UTF-8"))?;
     // No user name has control characters, and CR/LF could not be written
     // back in a quoted string.
